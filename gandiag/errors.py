@@ -1,0 +1,30 @@
+"""Exceptions raised by gandiag.
+
+Every problem with something the user handed us (a file, a name, an option) raises
+:class:`GandiagInputError`; its message is one line that names the input and says what
+to do. The command line turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+ACCEPTED_SOURCES = (
+    "accepted: a gandiag checkpoint (.pt), a torch.export program (.pt2), a TorchScript "
+    "archive (.pt) with an int attribute latent_dim, samples (.npy/.npz of shape (n, d) or "
+    "(n, C, H, W)), or a folder of checkpoints"
+)
+
+
+class GandiagInputError(ValueError):
+    """Bad user input: a file, name or option that gandiag cannot use.
+
+    The message names the offending input and says what is accepted instead.
+    """
+
+
+class SourceError(GandiagInputError):
+    """A generator source (file or folder) that cannot be loaded."""
+
+    def __init__(self, path: object, problem: str, *, hint: str = ACCEPTED_SOURCES) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}; {hint}" if hint else f"{self.path}: {problem}")

@@ -1,0 +1,185 @@
+"""Generators: anything with ``sample(n, seed) -> torch.Tensor`` (CONTRACT.md section 3).
+
+Determinism whatever the batch size
+-----------------------------------
+CPU matrix products are not bit-identical across batch sizes (a row of a 7-row product can
+differ in the last bit from the same row of a 256-row product). So latent codes are drawn in
+fixed chunks of ``chunk`` rows, chunk ``c`` from a generator seeded by
+``SeedSequence([seed, c])``, and the network always runs on exactly one whole chunk. The
+samples therefore depend on ``(seed, index)`` only: ``sample(100, s)`` is bit-identical to
+``sample(1000, s)[:100]``, and no caller's batch size enters the computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .errors import GandiagInputError, SourceError
+
+CHUNK = 256
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """The latent prior: z ~ N(0, I) (``normal``) or U[-1, 1]^dim (``uniform``)."""
+
+    dim: int
+    distribution: str = "normal"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 1:
+            raise GandiagInputError(f"latent dimension must be a positive integer, got {self.dim!r}")
+        if self.distribution not in LATENT_DISTRIBUTIONS:
+            raise GandiagInputError(
+                f"latent distribution {self.distribution!r} is not one of {', '.join(LATENT_DISTRIBUTIONS)}"
+            )
+
+    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` latent codes, float32, shape (n, dim), from ``generator``."""
+        if self.distribution == "uniform":
+            return torch.rand(n, self.dim, generator=generator) * 2.0 - 1.0
+        return torch.randn(n, self.dim, generator=generator)
+
+
+def chunk_generator(seed: int, chunk_index: int) -> torch.Generator:
+    """A torch generator for chunk ``chunk_index`` of the sample stream with seed ``seed``."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(chunk_index)]).generate_state(1, np.uint64)
+    return torch.Generator().manual_seed(int(state[0]))
+
+
+class Generator:
+    """Base class. ``source`` names where it came from; ``step`` is the training step or None."""
+
+    source: str = "<memory>"
+    step: int | None = None
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """Return ``n`` samples as a float32 CPU tensor, (n, d) or (n, C, H, W)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(source={self.source!r}, step={self.step})"
+
+
+def _check_n(n: int) -> int:
+    if int(n) != n or n < 1:
+        raise GandiagInputError(f"n must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class NetworkGenerator(Generator):
+    """A network ``fn(z)`` (or ``fn(z, labels)`` when ``n_classes`` is set) over a latent prior.
+
+    Conditional networks get labels drawn uniformly from ``range(n_classes)`` with the same
+    chunk generator as z, so that samples follow the label-marginal distribution.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., torch.Tensor],
+        latent: LatentSpec,
+        *,
+        source: str = "<memory>",
+        step: int | None = None,
+        n_classes: int | None = None,
+        chunk: int = CHUNK,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.fn = fn
+        self.latent = latent
+        self.source = source
+        self.step = step
+        self.n_classes = n_classes
+        self.chunk = int(chunk)
+        self.device = torch.device(device)
+
+    def sample(self, n: int, seed: int = 0, *, labels: int | None = None) -> torch.Tensor:
+        """``n`` samples; with ``labels=c`` a conditional generator draws class ``c`` only."""
+        n = _check_n(n)
+        out = []
+        with torch.inference_mode():
+            for c in range(-(-n // self.chunk)):
+                g = chunk_generator(seed, c)
+                z = self.latent.draw(self.chunk, g)
+                args = [z.to(self.device)]
+                if self.n_classes:
+                    y = torch.randint(self.n_classes, (self.chunk,), generator=g)
+                    if labels is not None:
+                        y = torch.full_like(y, int(labels))
+                    args.append(y.to(self.device))
+                out.append(self._call(*args))
+        x = torch.cat(out)[:n]
+        return x
+
+    def _call(self, *args: torch.Tensor) -> torch.Tensor:
+        try:
+            y = self.fn(*args)
+        except Exception as exc:
+            raise SourceError(
+                self.source,
+                f"the generator failed on a latent batch of shape {tuple(args[0].shape)} ({type(exc).__name__}: {exc})",
+                hint="check --latent-dim and that the program takes z of shape (batch, latent_dim)",
+            ) from exc
+        if isinstance(y, (tuple, list)):
+            y = y[0]
+        if not isinstance(y, torch.Tensor) or y.ndim not in (2, 4) or y.shape[0] != args[0].shape[0]:
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise SourceError(
+                self.source,
+                f"the generator returned {shape} for a batch of {args[0].shape[0]}",
+                hint="a generator must return a tensor of shape (batch, d) or (batch, C, H, W)",
+            )
+        return y.detach().to("cpu", torch.float32)
+
+
+class SampleFileGenerator(Generator):
+    """Precomputed samples from a ``.npy``/``.npz`` file.
+
+    ``sample(n, seed)`` returns a seeded subset without replacement (so file order, such as
+    samples sorted by class, never leaks into the result); asking for more samples than the
+    file holds is an error.
+    """
+
+    def __init__(self, data: torch.Tensor, *, source: str, step: int | None = None) -> None:
+        self.data = data
+        self.source = source
+        self.step = step
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        n = _check_n(n)
+        if n > len(self):
+            raise SourceError(self.source, f"holds {len(self)} samples, {n} were asked for",
+                              hint=f"ask for n <= {len(self)}")
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(int(seed)))
+        return self.data[perm[:n]]
+
+
+def check_output_shape(generator: Generator, expected: tuple[int, ...], reference_name: str) -> None:
+    """Raise :class:`SourceError` when ``generator``'s samples do not have shape ``expected``."""
+    got = tuple(generator.sample(1, seed=0).shape[1:])
+    if got != tuple(expected):
+        raise SourceError(
+            generator.source,
+            f"produces samples of shape {got} but reference {reference_name!r} expects {tuple(expected)}",
+            hint="score it against a reference of the same shape",
+        )
+
+
+def as_generator(obj: Any) -> Generator:
+    """Wrap samples (numpy/torch array) as a generator; return generators unchanged."""
+    if isinstance(obj, Generator):
+        return obj
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        data = torch.as_tensor(np.asarray(obj, dtype=np.float32)) if isinstance(obj, np.ndarray) else obj.float()
+        if data.ndim not in (2, 4):
+            raise GandiagInputError(f"samples have shape {tuple(data.shape)}; expected (n, d) or (n, C, H, W)")
+        return SampleFileGenerator(data.cpu(), source="<array>")
+    raise GandiagInputError(f"cannot use a {type(obj).__name__} as a generator or samples")
