@@ -7,6 +7,8 @@ archives are loaded by their own (code-free) deserialisers.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 import zipfile
 from pathlib import Path
@@ -77,7 +79,9 @@ def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, dev
 
 def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
     try:
-        module = torch.jit.load(str(path), map_location=device)
+        with warnings.catch_warnings():  # torch.jit.load is deprecated in torch >= 2.10; the format is not
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location=device)
     except Exception as exc:
         raise SourceError(path, f"not a readable TorchScript archive ({type(exc).__name__})") from exc
     attr = getattr(module, "latent_dim", None)
@@ -90,10 +94,25 @@ def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, de
                             step=step_from_name(path), device=device)
 
 
-def _load_program(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
+@contextlib.contextmanager
+def _quiet_torch_export():
+    """torch.export.load logs a traceback before raising on a damaged file; we raise our own error."""
+    logger = logging.getLogger("torch.export")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _load_program(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
+    try:
+        if not zipfile.is_zipfile(path):
+            raise zipfile.BadZipFile("not a zip archive")
+        with _quiet_torch_export():
             program = torch.export.load(str(path))
     except Exception as exc:
         raise SourceError(path, f"not a readable torch.export program ({type(exc).__name__})") from exc

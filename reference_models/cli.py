@@ -1,0 +1,86 @@
+"""``gandiag train`` and ``gandiag demo``, plugged into the gandiag CLI through the entry-point
+group ``gandiag.commands`` (gandiag itself never imports this package by name)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gandiag import GandiagInputError
+
+from .recipes import RECIPES, make_config
+from .trainer import checkpoints, train
+
+
+def _parse_set(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GandiagInputError(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def _recipe_table() -> str:
+    rows = [f"{'recipe':<22} {'steps':>6} {'k':>2} {'optimizer':<8} {'lr':>7} {'arch':<7} batch"]
+    for name, cfg in RECIPES.items():
+        rows.append(f"{name:<22} {cfg['steps']:>6} {cfg['n_critic']:>2} {cfg['optimizer']:<8} {cfg['lr_d']:>7g} "
+                    f"{cfg['arch']:<7} {cfg['batch_size']}")
+    return "\n".join(rows)
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a reference model (recipes: gandiag train --list)",
+                       description="Train a reference GAN; writes step-*.pt checkpoints and train_log.csv into --out.")
+    p.add_argument("recipe", nargs="?", help="{gan,nsgan,wgan,wgangp}-{ring8,grid25,digits,stacked-digits}")
+    p.add_argument("--list", action="store_true", help="print the recipes and their defaults, then exit")
+    p.add_argument("--out", help="run folder for checkpoints and train_log.csv")
+    p.add_argument("--steps", type=int, help="generator steps (default: the recipe's)")
+    p.add_argument("--seed", type=int, help="seed (default 0); same seed, same checkpoints")
+    p.add_argument("--checkpoint-every", type=int, help="save a checkpoint every K generator steps")
+    p.add_argument("--resume", action="store_true", help="continue bit-exactly from the last checkpoint in --out")
+    p.add_argument("--device", help="torch device (default cpu)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter, e.g. --set width=128 --set conditional=true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.list:
+        print(_recipe_table())
+        return 0
+    if not args.recipe or not args.out:
+        raise GandiagInputError("give a RECIPE and --out DIR (recipes: gandiag train --list)")
+    overrides: dict[str, object] = _parse_set(args.set)
+    for key in ("steps", "seed", "checkpoint_every", "device"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    cfg = make_config(args.recipe, overrides)
+    written = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    last = checkpoints(Path(args.out))[-1]
+    print(f"{args.recipe}: wrote {len(written)} checkpoints to {args.out} (last: {last.name}, step {cfg.steps})")
+    return 0
+
+
+DEMO_RECIPES = ("gan-ring8", "wgangp-ring8")
+
+
+def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train two reference models and report on them",
+                       description="Train gan-ring8 and wgangp-ring8 with short defaults and list their checkpoints.")
+    p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    for recipe in DEMO_RECIPES:
+        run_dir = out / "runs" / recipe
+        cfg = make_config(recipe, {"seed": args.seed})
+        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)))
+        ckpts = checkpoints(run_dir)
+        print(f"{recipe}: {len(ckpts)} checkpoints in {run_dir}: " + ", ".join(p.name for p in ckpts))
+    return 0
