@@ -72,6 +72,8 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
                        description="Train gan-ring8 and wgangp-ring8 with short defaults and list their checkpoints.")
     p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help="generator steps per run (default: each recipe's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_demo)
 
 
@@ -79,8 +81,9 @@ def run_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     for recipe in DEMO_RECIPES:
         run_dir = out / "runs" / recipe
-        cfg = make_config(recipe, {"seed": args.seed})
-        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)))
+        overrides = {"seed": args.seed} if args.steps is None else {"seed": args.seed, "steps": args.steps}
+        cfg = make_config(recipe, overrides)
+        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)), progress=not args.quiet)
         ckpts = checkpoints(run_dir)
         print(f"{recipe}: {len(ckpts)} checkpoints in {run_dir}: " + ", ".join(p.name for p in ckpts))
     return 0

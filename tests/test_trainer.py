@@ -179,3 +179,14 @@ def test_short_wgangp_ring8_run_moves_samples_toward_the_ring(tmp_path):
     before, after = _mean_distance_to_ring(first), _mean_distance_to_ring(last)
     assert before > 1.5  # an untrained MLP maps z near the origin, ~2 from every centre
     assert after < 0.7 * before, (before, after)
+
+
+def test_demo_trains_both_runs_and_lists_checkpoints(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--steps", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    for recipe in ("gan-ring8", "wgangp-ring8"):
+        names = [p.name for p in checkpoints(tmp_path / "runs" / recipe)]
+        assert names == ["step-0000000.pt", "step-0000003.pt"]
+        assert f"{recipe}: 2 checkpoints" in out
+    # run again: the runs are complete, so nothing is retrained and nothing breaks
+    assert main(["demo", "--out", str(tmp_path), "--steps", "3", "--quiet"]) == 0
