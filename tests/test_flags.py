@@ -170,7 +170,6 @@ def test_bad_thresholds_and_incomplete_metrics_are_clear_errors():
 
 
 def test_digits_class_removed_is_mode_dropping_through_the_classifier():
-    pytest.importorskip("gandiag.features.digits")
     from gandiag.references import _digits_arrays
 
     digits = gandiag.reference("digits")

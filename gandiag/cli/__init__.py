@@ -16,7 +16,7 @@ from typing import Sequence
 
 from ..errors import GandiagInputError
 
-BUILTIN_COMMANDS = ("sample",)
+BUILTIN_COMMANDS = ("sample", "compare")
 PLUGIN_GROUP = "gandiag.commands"
 
 

@@ -1,3 +1,82 @@
-"""Feature-statistics metrics (fid, kid, prdc, frechet_distance) re-exported by gandiag.metrics."""
+"""Feature-statistics metrics (fid, kid, prdc, frechet_distance) re-exported by gandiag.metrics.
 
-__all__: list[str] = []
+Plus their uncertainty (CONTRACT.md section 5, ``_ci_low``/``_ci_high`` and the real-vs-real
+floor), built on :mod:`gandiag.metrics.intervals`:
+
+* :func:`feature_metric` turns a column name (``fid``, ``kid``, ``precision``, ``recall``,
+  ``density``, ``coverage``) into a float-valued ``metric(real, fake)`` that
+  ``bootstrap_interval``, ``subsample_interval`` and ``real_vs_real`` accept;
+* :func:`feature_intervals` gives all six intervals at once: FID by the percentile bootstrap,
+  KID and the four nearest-neighbour metrics by subsampling without replacement (duplicated rows
+  from a bootstrap would sit at distance 0 from each other and inflate them), computing
+  precision/recall/density/coverage once per subsample for all four.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import GandiagInputError
+from .fid import fid
+from .frechet import frechet_distance
+from .intervals import _quantiles, bootstrap_interval, subsample_interval
+from .kid import kid
+from .prdc import prdc
+
+__all__ = ["FEATURE_COLUMNS", "feature_intervals", "feature_metric", "fid", "frechet_distance", "kid", "prdc"]
+
+PRDC_COLUMNS = ("precision", "recall", "density", "coverage")
+FEATURE_COLUMNS = ("fid", "kid", *PRDC_COLUMNS)
+
+
+def feature_metric(column: str, **options: Any) -> Callable[[Any, Any], float]:
+    """``metric(real, fake) -> float`` for a feature column; ``options`` go to fid/kid/prdc."""
+    if column == "fid":
+        return lambda real, fake: fid(real, fake, **options)
+    if column == "kid":
+        return lambda real, fake: kid(real, fake, **options)
+    if column in PRDC_COLUMNS:
+        return lambda real, fake: prdc(real, fake, **options)[column]
+    raise GandiagInputError(f"unknown feature metric {column!r}: use one of {', '.join(FEATURE_COLUMNS)}")
+
+
+def feature_intervals(
+    real: Any,
+    fake: Any,
+    columns: tuple[str, ...] = FEATURE_COLUMNS,
+    *,
+    level: float = 0.95,
+    seed: int = 0,
+    n_boot: int = 100,
+    repeats: int = 10,
+    fraction: float = 0.5,
+    kid_options: dict[str, Any] | None = None,
+    prdc_options: dict[str, Any] | None = None,
+) -> dict[str, tuple[float, float]]:
+    """``{column: (low, high)}`` intervals at ``level`` for the requested feature ``columns``.
+
+    FID: :func:`bootstrap_interval` (``n_boot`` resamples). KID and precision/recall/density/
+    coverage: :func:`subsample_interval` (``repeats`` subsamples of ``fraction`` of each set);
+    KID's ``subset_size`` is capped at the subsample size. Same seed, same intervals.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    common = {"level": level, "seed": seed}
+    if "fid" in columns:
+        out["fid"] = bootstrap_interval(fid, real, fake, n_boot=n_boot, **common)
+    if "kid" in columns:
+        opts = dict(kid_options or {})
+        smallest = max(2, int(round(fraction * min(len(real), len(fake)))))
+        opts["subset_size"] = min(opts.get("subset_size", 1000), smallest)
+        out["kid"] = subsample_interval(kid, real, fake, repeats=repeats, fraction=fraction, **common, **opts)
+    wanted = [c for c in PRDC_COLUMNS if c in columns]
+    if wanted:
+        values: list[dict[str, float]] = []
+
+        def record(r: Any, f: Any) -> float:
+            values.append(prdc(r, f, **(prdc_options or {})))
+            return values[-1][wanted[0]]
+
+        out[wanted[0]] = subsample_interval(record, real, fake, repeats=repeats, fraction=fraction, **common)
+        for column in wanted[1:]:
+            out[column] = _quantiles([v[column] for v in values], level)
+    return out

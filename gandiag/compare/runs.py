@@ -1,0 +1,125 @@
+"""Divergences along a training run, and how they rank the checkpoints.
+
+For each checkpoint of each SOURCE, n generated samples are compared with one fixed set of n
+reference samples, with every divergence of :mod:`gandiag.compare.rows`. Whether a divergence
+tracks training is read from Spearman's rank correlation (Spearman 1904) with the training
+step, and whether two divergences agree from their rank correlation with each other: rank
+correlation asks only "does it order the checkpoints the same way", which is what a model
+selection criterion needs, and is blind to the very different scales (nats, data units).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from ..errors import GandiagInputError, SourceError
+from ..generators import Generator
+from ..loading import Run, load_generator
+from ..references import Reference
+from ..references import reference as get_reference
+from .rows import DIVERGENCE_COLUMNS, divergence_floor, divergences
+
+__all__ = ["REAL_VS_REAL", "compare_sources", "rank_correlations"]
+
+REAL_VS_REAL = "real-vs-real"
+MIN_POINTS = 3
+
+
+def _checkpoints(sources: Sequence[Any], ref: Reference) -> tuple[int, Iterator[tuple[str, int | None, Any]]]:
+    """(count, iterator of (source label, step, generator or the SourceError that loading raised))."""
+    loaded = [load_generator(s, reference=ref) for s in sources]
+    total = sum(len(g) if isinstance(g, Run) else 1 for g in loaded)
+
+    def walk() -> Iterator[tuple[str, int | None, Any]]:
+        for src, gen in zip(sources, loaded):
+            if not isinstance(gen, Run):
+                yield str(src), gen.step, gen
+                continue
+            for i, step in enumerate(gen.steps):
+                try:
+                    yield str(src), step, gen.load(i)
+                except SourceError as exc:  # record it and go on with the rest of the run
+                    yield str(src), step, exc
+
+    return total, walk()
+
+
+def compare_sources(
+    sources: Sequence[Any],
+    reference: Any,
+    *,
+    n: int = 2000,
+    seed: int = 0,
+    repeats: int = 0,
+    floor: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """One row per checkpoint (a folder contributes all of its checkpoints, ordered by step).
+
+    A checkpoint that cannot be loaded or sampled gets a row of NaN with the reason in
+    ``notes``; when none can, the first error is raised.
+
+    Columns: ``source``, ``step``, ``n``, ``seed``, the divergences and, with ``repeats``,
+    their intervals. With ``floor`` the last row is the real-vs-real floor at the same n.
+    """
+    if not sources:
+        raise GandiagInputError("compare: give at least one SOURCE (a checkpoint, sample file or run folder)")
+    if int(n) != n or n < 16:
+        raise GandiagInputError(f"--n: need an integer >= 16, got {n!r}")
+    ref = get_reference(reference)
+    real = ref.sample(int(n), seed=int(seed))
+    total, items = _checkpoints(sources, ref)
+    rows = []
+    failures = []
+    for source, step, gen in tqdm(items, total=total, desc="compare", unit="ckpt", disable=not progress):
+        row: dict[str, Any] = {"source": source, "step": step, "n": int(n), "seed": int(seed)}
+        try:
+            if not isinstance(gen, Generator):
+                raise gen
+            row.update(divergences(real, gen.sample(int(n), seed=int(seed)), seed=seed, repeats=repeats))
+        except SourceError as exc:  # one bad checkpoint: recorded, the others still count
+            failures.append(exc)
+            row.update({c: math.nan for c in DIVERGENCE_COLUMNS}, notes=str(exc))
+        rows.append(row)
+    if len(failures) == len(rows):
+        raise failures[0]
+    if floor:
+        rows.append({"source": REAL_VS_REAL, "step": None, "n": int(n), "seed": int(seed),
+                     **divergence_floor(ref, int(n), seed=seed, repeats=repeats)})
+    frame = pd.DataFrame(rows)
+    frame["step"] = frame["step"].astype("Int64")
+    return frame
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < MIN_POINTS or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return math.nan, math.nan, int(ok.sum())
+    res = spearmanr(a[ok], b[ok])
+    return float(res.statistic), float(res.pvalue), int(ok.sum())
+
+
+def rank_correlations(frame: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Spearman rank correlations, one row per metric: against ``step`` (rho, p-value, points)
+    and against each other metric. The real-vs-real row and rows without a step are left out
+    of the step correlation; NaN where fewer than 3 points or a constant column.
+    """
+    rows = frame[frame["source"] != REAL_VS_REAL] if "source" in frame else frame
+    metrics = [m for m in (metrics or DIVERGENCE_COLUMNS) if m in rows and rows[m].notna().any()]
+    step = pd.to_numeric(rows["step"], errors="coerce").to_numpy(dtype=float) if "step" in rows else None
+    out = []
+    for m in metrics:
+        values = rows[m].to_numpy(dtype=float)
+        entry: dict[str, Any] = {"metric": m}
+        if step is not None:
+            entry["vs_step"], entry["vs_step_pvalue"], entry["points"] = _spearman(values, step)
+        for other in metrics:
+            entry[other] = _spearman(values, rows[other].to_numpy(dtype=float))[0]
+        out.append(entry)
+    return pd.DataFrame(out)
