@@ -101,7 +101,7 @@ def _lines_summary(lines: pd.DataFrame) -> str:
 def _run_summary(name: str, frame: pd.DataFrame, corr: pd.DataFrame) -> str:
     runs = frame[frame["source"] != REAL_VS_REAL].sort_values("step")
     sat = runs[runs["js"] >= SATURATED]
-    lines = [f"- {len(sat)} of {len(runs)} checkpoints have a saturated JS estimate (>= 0.99 log 2)"]
+    lines = [f"- Saturated JS estimate (>= 0.99 log 2) at {len(sat)} of {len(runs)} checkpoints"]
     if len(sat) > 1:
         lines[0] += (f"; among them W1 ranges from {sat['w1'].min():.3g} to {sat['w1'].max():.3g} "
                      f"(steps {', '.join(str(s) for s in sat['step'])}): JS cannot rank them, W1 can.")
