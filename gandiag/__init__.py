@@ -6,6 +6,8 @@ Public API (CONTRACT.md section 8):
   ``stacked-digits``, or a path to real samples);
 * :func:`load_generator` - any generator source (checkpoint, ``torch.export`` program,
   TorchScript archive, sample file, folder of checkpoints);
+* :func:`score` - every metric of one generator against a reference, as a pandas Series;
+* :func:`audit` - many sources (and whole runs) scored, flagged and reported (:class:`Report`);
 * :mod:`gandiag.metrics` - every metric as a plain function on two sample arrays.
 """
 
@@ -23,10 +25,26 @@ __all__ = [
     "LatentSpec",
     "REFERENCE_NAMES",
     "Reference",
+    "Report",
     "Run",
     "SourceError",
+    "audit",
     "available_architectures",
     "load_generator",
     "reference",
     "register_architecture",
+    "score",
 ]
+
+
+_LAZY = {"score": ".scoring", "audit": ".auditing", "Report": ".auditing"}
+
+
+def __getattr__(name: str):  # PEP 562: scoring and audit pull in POT, scipy, pandas, matplotlib
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gandiag' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import logging
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -219,3 +219,41 @@ def load_generator(
         check_output_shape(gen, ref.shape, ref.name)
     return gen
 
+
+
+def iter_sources(
+    sources: Sequence[Any], reference: str | Reference | None = None, **options: Any
+) -> tuple[int, Iterator[tuple[str, str, int | None, Generator | SourceError]]]:
+    """Expand SOURCEs (files and run folders) into one item per checkpoint, loaded lazily.
+
+    Returns ``(count, items)``; each item is ``(source, run, step, generator)`` where ``run`` is the
+    folder for a checkpoint of a run ("" otherwise) and ``generator`` is the :class:`SourceError`
+    that loading raised when a SOURCE or a checkpoint inside a run cannot be used, so that callers
+    can record it and go on with the others. When *no* SOURCE can be loaded, the first error is
+    raised at once (a mistyped path should not start a progress bar).
+    """
+    loaded: list[Generator | Run | SourceError] = []
+    for src in sources:
+        try:
+            loaded.append(load_generator(src, reference=reference, **options))
+        except SourceError as exc:
+            loaded.append(exc)
+    if loaded and all(isinstance(g, SourceError) for g in loaded):
+        raise loaded[0]
+    total = sum(len(g) if isinstance(g, Run) else 1 for g in loaded)
+
+    def walk() -> Iterator[tuple[str, str, int | None, Generator | SourceError]]:
+        for src, gen in zip(sources, loaded):
+            if isinstance(gen, SourceError):
+                yield str(src), "", step_from_name(Path(src)), gen
+            elif not isinstance(gen, Run):
+                yield str(src), "", gen.step, gen
+            else:
+                for i, (path, step) in enumerate(zip(gen.paths, gen.steps)):
+                    try:
+                        item: Generator | SourceError = gen.load(i)
+                    except SourceError as exc:  # record it and go on with the rest of the run
+                        item = exc
+                    yield str(path), str(src), step, item
+
+    return total, walk()

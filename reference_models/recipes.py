@@ -87,11 +87,11 @@ def _defaults(loss: str, reference: str) -> dict[str, Any]:
                    steps=2000 if vector else 3000, checkpoint_every=250)
     elif loss == "wgan":
         cfg.update(n_critic=5, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, clip=0.01,
-                   steps=1000 if vector else 2000, checkpoint_every=125 if vector else 250)
+                   steps=800 if vector else 2000, checkpoint_every=100 if vector else 250)
     else:  # wgangp; on 2-D, lr 5e-4 (the paper's 1e-4 barely moves within a CPU budget)
         lr = 5e-4 if vector else 1e-4
         cfg.update(n_critic=5, optimizer="adam", lr_g=lr, lr_d=lr, beta1=0.5, beta2=0.9, gp_lambda=10.0,
-                   steps=800 if vector else 2000, checkpoint_every=100 if vector else 250)
+                   steps=500 if vector else 2000, checkpoint_every=100 if vector else 250)
     return cfg
 
 

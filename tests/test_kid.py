@@ -56,3 +56,17 @@ def test_too_few_samples_for_the_subset_size_is_a_clear_error() -> None:
         kid(real, fake, subsets=0, subset_size=50)
     with pytest.raises(GandiagInputError, match="real and fake"):
         kid(real, fake[:, :3], subset_size=50)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_low_dimension_monomial_path_equals_kernel_matrices(d):
+    """kid's O(m) monomial sums (used when there are fewer monomials than samples) = the matrices."""
+    from gandiag.metrics.kid import _mmd2, _mmd2_monomial, _monomials
+
+    rng = np.random.default_rng(d)
+    x, y = rng.normal(size=(300, d)), rng.normal(0.3, 1.2, size=(300, d))
+    for degree, gamma, coef0 in ((3, 1.0 / d, 1.0), (2, 0.7, -0.5)):
+        powers, weights = _monomials(d, degree, gamma, coef0)
+        fast = _mmd2_monomial(x, y, powers, weights, gamma, coef0, degree)
+        slow = _mmd2(x, y, gamma, coef0, degree)
+        assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -47,6 +47,19 @@ def _fid(real: Any, fake: Any, seed: int = 0) -> float:
     return metrics.fid(real, fake)
 
 
+def _at_most(r: np.ndarray, f: np.ndarray, points: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``points`` rows of each set: a seeded subset without replacement (all when None)."""
+    if points is None:
+        return r, f
+    rng = np.random.default_rng([int(seed), 0xC257])
+    pick = lambda x: x[np.sort(rng.permutation(len(x))[: int(points)])] if len(x) > points else x  # noqa: E731
+    return pick(r), pick(f)
+
+
+def _js_at_most(real: Any, fake: Any, seed: int = 0, points: int = 0) -> float:
+    return js(*_at_most(to_numpy(real), to_numpy(fake), points, seed), seed=seed)
+
+
 def _metric_functions(is_vector: bool, d: int) -> dict[str, Callable[..., float]]:
     """The interval-able divergences that apply to data of this kind, by column name."""
     from .. import metrics
@@ -68,8 +81,16 @@ def divergences(
     repeats: int = 0,
     fraction: float = 0.5,
     max_points: int = DEFAULT_MAX_POINTS,
+    metrics: Sequence[str] | None = None,
+    sinkhorn_points: int | None = None,
+    classifier_points: int | None = None,
 ) -> dict[str, Any]:
     """All divergences between ``real`` and ``fake`` (numpy/torch, (n, d) or (n, C, H, W)).
+
+    ``metrics`` picks columns of :data:`DIVERGENCE_COLUMNS` (default: all that apply); the
+    others stay NaN. ``js``, ``c2st_accuracy`` and ``c2st_pvalue`` come from one classifier,
+    trained on at most ``classifier_points`` samples per side (default: all; a seeded subset).
+    ``max_points`` caps exact transport, ``sinkhorn_points`` (default ``max_points``) Sinkhorn.
 
     With ``repeats > 0`` every divergence also gets ``_ci_low``/``_ci_high`` from ``repeats``
     subsamples of ``fraction`` of each set. A transport solver that fails gives NaN and a
@@ -77,6 +98,10 @@ def divergences(
     """
     if int(repeats) != repeats or repeats < 0:
         raise GandiagInputError(f"repeats must be a non-negative integer, got {repeats!r}")
+    wanted = set(DIVERGENCE_COLUMNS if metrics is None else metrics)
+    unknown = wanted - set(DIVERGENCE_COLUMNS)
+    if unknown:
+        raise GandiagInputError(f"unknown divergences {sorted(unknown)}: use {', '.join(DIVERGENCE_COLUMNS)}")
     r, f = to_numpy(real, name="real"), to_numpy(fake, name="fake")
     is_vector = r.ndim <= 2
     d = int(np.prod(r.shape[1:])) if r.ndim > 1 else 1
@@ -85,10 +110,18 @@ def divergences(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TransportWarning)
         warnings.simplefilter("ignore", SubsampledWarning)  # reported as ot_points instead
-        test = c2st(r, f, seed=seed)
-        row.update({k: test[k] for k in ("js", "c2st_accuracy", "c2st_pvalue")})
+        classifier = wanted & {"js", "c2st_accuracy", "c2st_pvalue"}
+        if classifier:
+            test = c2st(*_at_most(r, f, classifier_points, seed), seed=seed)
+            row.update({k: test[k] for k in classifier})
         for name, metric in _metric_functions(is_vector, d).items():
-            kwargs: dict[str, Any] = {"max_points": max_points} if name in ("w1", "w2", "sinkhorn") else {}
+            if name not in wanted:
+                continue
+            kwargs: dict[str, Any] = {}
+            if name in ("w1", "w2", "sinkhorn"):
+                kwargs["max_points"] = sinkhorn_points if name == "sinkhorn" and sinkhorn_points else max_points
+            if name == "js" and classifier_points is not None:
+                metric = functools.partial(_js_at_most, points=int(classifier_points))
             seeded = functools.partial(metric, seed=seed, **kwargs)
             if name != "js":
                 row[name] = seeded(r, f)
@@ -97,6 +130,8 @@ def divergences(
                     seeded, r, f, repeats=int(repeats), fraction=fraction, seed=seed)
     notes.extend(str(w.message) for w in caught if issubclass(w.category, TransportWarning))
     row["ot_points"] = min(max(len(r), len(f)), int(max_points))
+    if classifier_points is not None and classifier and max(len(r), len(f)) > classifier_points:
+        notes.append(f"js/c2st on {int(classifier_points)} samples per side")
     row["notes"] = "; ".join(dict.fromkeys(notes))
     return row
 

@@ -11,7 +11,7 @@ selection criterion needs, and is blind to the very different scales (nats, data
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import GandiagInputError, SourceError
 from ..generators import Generator
-from ..loading import Run, load_generator
+from ..loading import iter_sources
 from ..references import Reference
 from ..references import reference as get_reference
 from .rows import DIVERGENCE_COLUMNS, divergence_floor, divergences
@@ -29,25 +29,6 @@ __all__ = ["REAL_VS_REAL", "compare_sources", "rank_correlations"]
 
 REAL_VS_REAL = "real-vs-real"
 MIN_POINTS = 3
-
-
-def _checkpoints(sources: Sequence[Any], ref: Reference) -> tuple[int, Iterator[tuple[str, int | None, Any]]]:
-    """(count, iterator of (source label, step, generator or the SourceError that loading raised))."""
-    loaded = [load_generator(s, reference=ref) for s in sources]
-    total = sum(len(g) if isinstance(g, Run) else 1 for g in loaded)
-
-    def walk() -> Iterator[tuple[str, int | None, Any]]:
-        for src, gen in zip(sources, loaded):
-            if not isinstance(gen, Run):
-                yield str(src), gen.step, gen
-                continue
-            for i, step in enumerate(gen.steps):
-                try:
-                    yield str(src), step, gen.load(i)
-                except SourceError as exc:  # record it and go on with the rest of the run
-                    yield str(src), step, exc
-
-    return total, walk()
 
 
 def compare_sources(
@@ -74,11 +55,11 @@ def compare_sources(
         raise GandiagInputError(f"--n: need an integer >= 16, got {n!r}")
     ref = get_reference(reference)
     real = ref.sample(int(n), seed=int(seed))
-    total, items = _checkpoints(sources, ref)
+    total, items = iter_sources(sources, ref)
     rows = []
     failures = []
-    for source, step, gen in tqdm(items, total=total, desc="compare", unit="ckpt", disable=not progress):
-        row: dict[str, Any] = {"source": source, "step": step, "n": int(n), "seed": int(seed)}
+    for source, run, step, gen in tqdm(items, total=total, desc="compare", unit="ckpt", disable=not progress):
+        row: dict[str, Any] = {"source": run or source, "step": step, "n": int(n), "seed": int(seed)}
         try:
             if not isinstance(gen, Generator):
                 raise gen

@@ -12,10 +12,19 @@ This is torch-fidelity's definition (``kid_kernel="poly"``, ``mmd_est="unbiased"
 ``choice(n_real, m, replace=False)`` then ``choice(n_fake, m, replace=False)``, so with the
 same seed and the real features as torch-fidelity's ``input1`` the numbers are the same.
 Unbiased means KID can be slightly negative when the two distributions are close.
+
+Low dimensions: the kernel is a polynomial, k(x, y) = sum_{|a| <= D} w_a x^a y^a over monomials
+x^a of degree up to D = ``degree``, with w_a = C(D, k) coef0^(D-k) gamma^k k! / a! for k = |a|
+(multinomial theorem). So every kernel sum above is a sum over monomials,
+sum_{i,j} k(x_i, y_j) = sum_a w_a (sum_i x_i^a)(sum_j y_j^a), and the off-diagonal sums subtract
+the diagonal k(x_i, x_i) = (gamma |x_i|^2 + coef0)^D. When there are fewer monomials than samples
+per subset (d = 2: 10 monomials against m = 1000) this costs O(m x monomials) instead of the
+O(m^2 d) kernel matrices, with the same value up to rounding (tested against the matrices).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,7 +36,15 @@ __all__ = ["kid", "mmd2_polynomial"]
 
 
 def _kernel(x: np.ndarray, y: np.ndarray, gamma: float, coef0: float, degree: int) -> np.ndarray:
-    return (x @ y.T * gamma + coef0) ** degree
+    """(gamma x.y + coef0)^degree, in place on one (m, m) buffer (integer powers by multiplication)."""
+    k = x @ y.T
+    k *= gamma
+    k += coef0
+    if degree == 3:
+        base = k * k
+        base *= k
+        return base
+    return np.power(k, degree, out=k)
 
 
 def _offdiag_sum(k: np.ndarray) -> float:
@@ -43,6 +60,33 @@ def mmd2_polynomial(x: Any, y: Any, *, degree: int = 3, gamma: float | None = No
     if len(b) != len(a) or len(a) < 2:
         raise GandiagInputError(f"MMD^2 needs two sets of the same size >= 2, got {len(a)} and {len(b)}")
     return _mmd2(a, b, 1.0 / a.shape[1] if gamma is None else float(gamma), coef0, degree)
+
+
+def _monomials(d: int, degree: int, gamma: float, coef0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exponents a (M, d) of every monomial of degree <= ``degree`` and their kernel weights w_a."""
+    from math import comb, factorial, prod
+
+    from sklearn.preprocessing import PolynomialFeatures
+
+    powers = PolynomialFeatures(degree).fit(np.zeros((1, d))).powers_
+    k = powers.sum(axis=1)
+    weights = np.array([comb(degree, int(kk)) * coef0 ** (degree - kk) * gamma**kk * factorial(int(kk))
+                        / prod(factorial(int(e)) for e in row) for kk, row in zip(k, powers)])
+    return powers, weights
+
+
+def _mmd2_monomial(a: np.ndarray, b: np.ndarray, powers: np.ndarray, weights: np.ndarray,
+                   g: float, coef0: float, degree: int) -> float:
+    """Unbiased MMD^2 through monomial sums (module docstring); equals :func:`_mmd2`."""
+    m = len(a)
+    s_a = np.prod(a[:, None, :] ** powers[None], axis=2).sum(axis=0)
+    s_b = np.prod(b[:, None, :] ** powers[None], axis=2).sum(axis=0)
+    diag_a = float(((g * np.einsum("ij,ij->i", a, a) + coef0) ** degree).sum())
+    diag_b = float(((g * np.einsum("ij,ij->i", b, b) + coef0) ** degree).sum())
+    xx = float(weights @ (s_a * s_a)) - diag_a
+    yy = float(weights @ (s_b * s_b)) - diag_b
+    xy = float(weights @ (s_a * s_b))
+    return (xx + yy) / (m * (m - 1)) - 2.0 * xy / (m * m)
 
 
 def _mmd2(a: np.ndarray, b: np.ndarray, g: float, coef0: float, degree: int) -> float:
@@ -87,9 +131,12 @@ def kid(
     m = int(subset_size)
     g = 1.0 / r.shape[1] if gamma is None else float(gamma)
     values = np.empty(int(subsets))
+    monomial = math.comb(r.shape[1] + int(degree), int(degree)) < m
+    powers, weights = _monomials(r.shape[1], int(degree), g, coef0) if monomial else (None, None)
     for i in range(int(subsets)):
         x = r[rng.choice(len(r), m, replace=False)]
         y = f[rng.choice(len(f), m, replace=False)]
-        values[i] = _mmd2(x, y, g, coef0, degree)
+        values[i] = (_mmd2_monomial(x, y, powers, weights, g, coef0, degree) if monomial
+                     else _mmd2(x, y, g, coef0, degree))
     mean = float(values.mean())
     return (mean, float(values.std())) if return_std else mean

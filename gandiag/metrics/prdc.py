@@ -52,7 +52,7 @@ __all__ = ["prdc", "CONVENTIONS", "PRECISIONS"]
 
 CONVENTIONS = {"prdc": torch.lt, "torch-fidelity": torch.le}
 PRECISIONS = ("exact", "float64", "float32")
-_COLUMN_CHUNK = 4096  # columns per matrix product (bounds the float64 upcast of float32 inputs)
+_COLUMN_CHUNK = 4096  # columns per matrix product when inputs are upcast (bounds the copy)
 _PAIR_CHUNK = 256  # pairs per float64 recomputation (a few MB: stays in cache)
 _U32 = 2.0**-24
 _MARGIN = 16 * _U32  # relative: settles the rounding to float32 and the square root (docstring)
@@ -80,8 +80,9 @@ class _Side:
         """(B, n) estimates of v = -2 x.y + |x|^2 + |y|^2 (unclamped), in ``self.est``."""
         xb = xb.to(self.est)
         out = torch.empty(len(xb), len(self.y), dtype=self.est, device=xb.device)
-        for c in range(0, len(self.y), _COLUMN_CHUNK):
-            cols = slice(c, c + _COLUMN_CHUNK)
+        chunk = len(self.y) if self.y.dtype == self.est else _COLUMN_CHUNK  # no upcast: one product
+        for c in range(0, len(self.y), chunk):
+            cols = slice(c, c + chunk)
             part, y_t = out[:, cols], self.y[cols].to(self.est).T
             if self.screen:  # order is free under the bound: fold -2 and |y|^2 into the product
                 torch.addmm(self.sq_est[None, cols].expand(len(xb), -1), xb, y_t, alpha=-2.0, out=part)

@@ -1,0 +1,34 @@
+"""``gandiag audit SOURCE... --reference REF [--out DIR]``: score, detect, report.
+
+Writes ``report.csv``, ``report.md``, ``report.html``, ``runs.csv``, ``mode_shares.csv`` and the
+plots into ``--out`` (default ``gandiag-audit``), and prints the findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import GandiagInputError
+from .options import add_scoring_options, run_audit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="score generators, flag mode dropping/collapse, write a report",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scoring_options(p)
+    p.add_argument("--out", default="gandiag-audit", metavar="DIR", help="report folder (default gandiag-audit)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise GandiagInputError(f"--out {out}: exists and is not a folder")
+    report = run_audit(args)
+    written = report.save(out, plots=not args.no_plots)
+    print("\n".join(f"- {line}" if not line.startswith("  ") else line for line in report.summary_lines()))
+    print(f"wrote {len(written)} files to {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
+    return 0

@@ -1,0 +1,63 @@
+"""``gandiag score SOURCE... --reference REF [--out FILE]``: one row of metrics per checkpoint.
+
+The table (CONTRACT.md section 5 columns, plus the real-vs-real row) is printed, and written to
+``--out`` by its suffix: ``.csv``, ``.parquet`` or ``.json`` (records), atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path
+from ..errors import GandiagInputError
+from .options import add_scoring_options, run_audit
+
+WRITERS = {
+    ".csv": lambda frame, path: frame.to_csv(path, index=False),
+    ".parquet": lambda frame, path: frame.to_parquet(path, index=False),
+    ".json": lambda frame, path: frame.to_json(path, orient="records", indent=1),
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score generators against a reference: one row per checkpoint",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scoring_options(p)
+    p.add_argument("--out", default=None, metavar="FILE", help="write the table to FILE (.csv, .parquet or .json)")
+    p.set_defaults(func=run)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` by ``path``'s suffix (.csv, .parquet, .json), atomically."""
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise GandiagInputError(f"--out {path}: unknown suffix {path.suffix or '(none)'!r}; use .csv, .parquet or .json")
+    if path.suffix.lower() == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise GandiagInputError(f"--out {path}: writing parquet needs pyarrow (pip install pyarrow), "
+                                    "or write .csv/.json instead") from None
+    with atomic_path(path) as tmp:
+        writer(frame, tmp)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compare import markdown_table
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in WRITERS:
+        raise GandiagInputError(f"--out {out}: unknown suffix {out.suffix or '(none)'!r}; use .csv, .parquet or .json")
+    report = run_audit(args)
+    frame = report.frame
+    shown = [c for c in frame.columns if not c.endswith(("_ci_low", "_ci_high")) and frame[c].notna().any()
+             and c not in ("n", "seed", "run", "notes") and not (frame[c].astype(str) == "").all()]
+    print(markdown_table(frame, shown), end="")
+    if out is not None:
+        print(f"wrote {write_frame(frame, out)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,12 @@
+"""Scoring: every metric of a generator against a reference, as one row (CONTRACT.md sections 5, 8).
+
+* :func:`score` - one generator or sample array -> a pandas Series;
+* :class:`Scorer` - the same for many generators against one shared reference sample, plus the
+  real-vs-real row (:meth:`Scorer.floor`);
+* :func:`resolve_metrics`, :data:`FAMILIES`, :data:`METRIC_NAMES` - what can be selected by name.
+"""
+
+from .catalog import FAMILIES, METRIC_NAMES, REPORT_COLUMNS, resolve_metrics
+from .scorer import DEFAULT_N, REAL_VS_REAL, Scorer, score
+
+__all__ = ["DEFAULT_N", "FAMILIES", "METRIC_NAMES", "REAL_VS_REAL", "REPORT_COLUMNS", "Scorer", "resolve_metrics", "score"]
