@@ -227,3 +227,14 @@ def test_score_command_bad_input_exits_2(defect_files, tmp_path, capsys):
     assert main(["score", str(tmp_path / "missing.pt"), "--reference", "ring8", "--quiet"]) == 2
     assert "no such file" in capsys.readouterr().err
     assert not list(tmp_path.glob("x*"))
+
+
+def test_audit_of_a_digits_run_writes_image_grids(tiny_digits_run, tmp_path):
+    report = gandiag.audit(tiny_digits_run, "digits", n=100, metrics="modes,fid,ndb", progress=False)
+    frame = report.frame
+    assert frame["modes_total"].eq(10).all() and frame["fid"].notna().all()
+    assert frame["ndb"].notna().all() and "NDB with k = 10 bins" in frame["notes"].iloc[0]
+    written = {p.name for p in report.save(tmp_path)}
+    assert {"samples.png", "mode_shares.png", "report.html"} <= written
+    floor = frame[frame["source"] == "real-vs-real"].iloc[0]
+    assert floor["fid"] < frame["fid"].iloc[0]  # an untrained generator is far from the digits

@@ -108,7 +108,10 @@ class Report:
         runs = self.runs_frame()
         if len(runs):
             parts += ["", "## Runs", "", markdown_table(runs)]
-        parts += ["", "## Scores", "", markdown_table(self.frame)]
+        shown = [c for c in self.frame.columns
+                 if self.frame[c].notna().any() and not (self.frame[c].astype(str) == "").all()]
+        parts += ["", "## Scores", "", "(columns with no value left out; `report.csv` has all of them)", "",
+                  markdown_table(self.frame, shown)]
         return "\n".join(parts)
 
     def to_html(self) -> str:
