@@ -44,6 +44,7 @@ from ._threads import torch_threads
 __all__ = ["js", "c2st"]
 
 LOG2 = math.log(2.0)
+MIN_STEPS = 600  # optimiser steps before early stopping may end training (see _train)
 SINGLE_THREAD_MAX_FEATURES = 4096  # up to 64 x 64 values per sample: train on one torch thread
 
 
@@ -96,23 +97,30 @@ def _bce(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch
 
 def _train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
            seed: int, lr: float, batch_size: int, max_epochs: int, patience: int) -> nn.Module:
-    """Adam on the BCE loss; keep the weights with the lowest validation BCE (early stopping)."""
+    """Adam on the BCE loss; keep the weights with the lowest validation BCE (early stopping).
+
+    Stopping needs ``patience`` epochs without improvement *and* at least :data:`MIN_STEPS`
+    optimiser steps in all: on small sets an epoch is a handful of steps, and a classifier that
+    has not yet left its initial plateau (thin structures such as a ring of narrow modes) would
+    otherwise be stopped at chance level and report JS = 0 for clearly different sets.
+    """
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     order = torch.Generator().manual_seed(int(seed))
-    best, best_state, waited = math.inf, copy.deepcopy(net.state_dict()), 0
+    best, best_state, waited, steps = math.inf, copy.deepcopy(net.state_dict()), 0, 0
     for _ in range(max_epochs):
         net.train()
         for idx in torch.randperm(len(x), generator=order).split(batch_size):
             opt.zero_grad()
             nn.functional.binary_cross_entropy_with_logits(net(x[idx]).squeeze(1), y[idx]).backward()
             opt.step()
+            steps += 1
         net.eval()
         loss = _bce(net, x_val, y_val)[0]
         if loss < best - 1e-5:
             best, best_state, waited = loss, copy.deepcopy(net.state_dict()), 0
         else:
             waited += 1
-            if waited >= patience:
+            if waited >= patience and steps >= MIN_STEPS:
                 break
     net.load_state_dict(best_state)
     return net.eval()
