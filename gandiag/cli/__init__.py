@@ -16,7 +16,7 @@ from typing import Sequence
 
 from ..errors import GandiagInputError
 
-BUILTIN_COMMANDS = ("sample", "score", "audit", "compare")
+BUILTIN_COMMANDS = ("sample", "score", "audit", "compare", "gate")
 PLUGIN_GROUP = "gandiag.commands"
 
 

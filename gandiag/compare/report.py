@@ -32,8 +32,8 @@ from .runs import REAL_VS_REAL, compare_sources, rank_correlations
 
 __all__ = ["RUNS", "build_report", "main"]
 
-# Recipe -> checkpoint interval: 11 checkpoints over the recipe's default steps (2000 and 800).
-RUNS = {"gan-ring8": 200, "wgangp-ring8": 80}
+# Recipe -> checkpoint interval: 11 checkpoints over the recipe's default steps (2000 and 500).
+RUNS = {"gan-ring8": 200, "wgangp-ring8": 50}
 REFERENCE = "ring8"
 RUN_COLUMNS = ["checkpoint", "js", "js_density", "c2st_accuracy", "w1", "w2", "sliced_w", "sinkhorn", "fid"]
 SATURATED = 0.99 * math.log(2.0)
