@@ -11,11 +11,17 @@ Public API (CONTRACT.md section 8):
 * :mod:`gandiag.metrics` - every metric as a plain function on two sample arrays.
 """
 
+from typing import TYPE_CHECKING
+
 from .errors import GandiagInputError, SourceError
-from .generators import Generator, LatentSpec
-from .loading import Run, load_generator
-from .references import REFERENCE_NAMES, Reference, reference
-from .registry import available_architectures, register_architecture
+
+if TYPE_CHECKING:  # the real imports happen on first use (module __getattr__ below)
+    from .auditing import Report, audit
+    from .generators import Generator, LatentSpec
+    from .loading import Run, load_generator
+    from .references import REFERENCE_NAMES, Reference, reference
+    from .registry import available_architectures, register_architecture
+    from .scoring import score
 
 __version__ = "0.1.0"
 
@@ -37,10 +43,23 @@ __all__ = [
 ]
 
 
-_LAZY = {"score": ".scoring", "audit": ".auditing", "Report": ".auditing"}
+#: Public names and the module that defines them. They are imported on first use (PEP 562), so
+#: ``import gandiag`` (and gandiag's pytest plugin, loaded in every pytest session of a user who
+#: installed it) costs no torch, POT, pandas or matplotlib import until something is used.
+_LAZY = {
+    "Generator": ".generators", "LatentSpec": ".generators",
+    "Run": ".loading", "load_generator": ".loading",
+    "REFERENCE_NAMES": ".references", "Reference": ".references", "reference": ".references",
+    "available_architectures": ".registry", "register_architecture": ".registry",
+    "score": ".scoring", "audit": ".auditing", "Report": ".auditing",
+}
 
 
-def __getattr__(name: str):  # PEP 562: scoring and audit pull in POT, scipy, pandas, matplotlib
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
