@@ -1,8 +1,8 @@
 """gandiag.score / gandiag.audit and their commands on synthetic generators with known defects.
 
-The defects are built here, not trained: a generator whose latent code picks a ring8 mode with
-given weights (through the normal CDF of z_0) and places the sample at the mode's centre plus
-``scale`` x the mode's std x (z_1, z_2). Each defect must raise exactly the flags that
+The defects are built in tests/helpers.py, not trained: a generator whose latent code picks a
+ring8 mode with given weights (through the normal CDF of z_0) and places the sample at the mode's
+centre plus ``scale`` x the mode's std x (z_1, z_2). Each defect must raise exactly the flags that
 CONTRACT.md section 6 implies, through the Python API and through ``gandiag audit`` on ``.pt2``
 programs and ``.npy`` files.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import export_program
+from helpers import DEFECTS, UNIFORM, DefectGenerator, export_program, mode_weights_piled, mode_weights_without
 
 import gandiag
 from gandiag.cli import main
@@ -24,46 +24,6 @@ from gandiag.scoring import REPORT_COLUMNS
 
 N = 2500  # the literature's protocol
 FLAGS = ("mode_dropping", "mode_collapse", "low_quality")
-UNIFORM = np.full(8, 1 / 8)
-
-
-def _without(missing):
-    w = np.ones(8)
-    w[list(missing)] = 0
-    return w / w.sum()
-
-
-def _piled(mode, share):
-    w = np.full(8, (1 - share) / 7)  # the others keep 0.3 / 7 = 0.043 > 1/4 x 1/8: not starved
-    w[mode] = share
-    return w
-
-
-#: name -> (mode weights, std scale, the flags the contract implies)
-DEFECTS = {
-    "perfect": (UNIFORM, 1.0, set()),
-    "missing": (_without([2, 3, 5, 6, 7]), 1.0, {"mode_dropping"}),
-    "piled": (_piled(1, 0.7), 1.0, {"mode_collapse"}),
-    "shrunk": (UNIFORM, 0.1, {"mode_collapse"}),
-    "blurred": (UNIFORM, 4.0, {"low_quality"}),
-}
-
-
-class DefectGenerator(torch.nn.Module):
-    """z (n, 3) ~ N(0, I) -> ring8 samples with the given mode weights and std scale."""
-
-    def __init__(self, weights, scale: float) -> None:
-        super().__init__()
-        ring = gandiag.reference("ring8")
-        self.register_buffer("edges", torch.as_tensor(np.cumsum(weights)[:-1], dtype=torch.float32))
-        self.register_buffer("centres", ring.centres.clone())
-        self.spread = float(scale * ring.std)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        k = torch.bucketize(torch.special.ndtr(z[:, 0]), self.edges)
-        return self.centres[k] + self.spread * z[:, 1:3]
-
-
 def raised(row) -> set[str]:
     return {f for f in FLAGS if bool(row[f])}
 
@@ -149,11 +109,11 @@ def test_run_onsets_and_hopping_from_sample_files(tmp_path):
     ring = gandiag.reference("ring8")
 
     def masked(w):
-        w = w * (_without([2, 3, 5]) > 0)
+        w = w * (mode_weights_without([2, 3, 5]) > 0)
         return w / w.sum()
 
-    plan = {100: (UNIFORM, 1), 200: (UNIFORM, 1), 300: (_without([2, 3, 5]), 1),
-            400: (masked(_piled(1, 0.7)), 1), 500: (masked(_piled(4, 0.7)), 1)}
+    plan = {100: (UNIFORM, 1), 200: (UNIFORM, 1), 300: (mode_weights_without([2, 3, 5]), 1),
+            400: (masked(mode_weights_piled(1, 0.7)), 1), 500: (masked(mode_weights_piled(4, 0.7)), 1)}
     run = tmp_path / "run"
     run.mkdir()
     for step, (weights, scale) in plan.items():

@@ -1,6 +1,6 @@
 """``gandiag gate``, its configuration, JUnit/summary output and the pytest plugin.
 
-Generators with known defects (``DefectGenerator`` of test_audit.py: ring8 mixtures with modes
+Generators with known defects (``DefectGenerator`` of helpers.py: ring8 mixtures with modes
 removed, blurred or shrunk) are gated as ``.npy`` sample files and as a ``.pt2`` program, the
 tiny trained run's last checkpoint as a gandiag checkpoint; all through the real scoring code at
 small n with cheap metrics (mode metrics and sliced W2).
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import export_program
-from test_audit import DEFECTS, DefectGenerator
+from helpers import DEFECTS, DefectGenerator
 
 from gandiag.cli import main
 from gandiag.errors import GandiagInputError
