@@ -51,7 +51,8 @@ FLOOR_SEED_OFFSET = 1_000_003
 REAL_VS_REAL = "real-vs-real"
 KID_SUBSET = 1000
 NDB_MIN_PER_BIN = 10  # reference samples per k-means bin below which k is lowered (noted)
-PLOT_SAMPLES = 2000  # generated samples kept with each row for the report's plots
+PLOT_SAMPLES = 2000  # generated vectors kept with each row for the report's scatter plots
+PLOT_IMAGES = 64  # generated images kept with each row for the report's 8 x 8 grids
 #: Samples per side for the classifier (js, c2st) and exact transport (w1, w2) in a score row, and
 #: for Sinkhorn: a seeded subset of the n, so that a checkpoint scores in seconds (the metric
 #: functions themselves default to 5,000; raise these with ``max_points``/``sinkhorn_points``).
@@ -245,7 +246,8 @@ class Scorer:
         metrics, details = self.score_samples(fake)
         head = {"source": source, "step": step, "n": self.n, "seed": self.seed}
         series = pd.Series({**head, **_ordered(metrics)}, name=source, dtype=object)
-        keep = np.random.default_rng(self.seed).permutation(len(fake))[:PLOT_SAMPLES]
+        shown = PLOT_SAMPLES if fake.ndim == 2 else PLOT_IMAGES  # a scatter needs many points, a grid 64
+        keep = np.random.default_rng(self.seed).permutation(len(fake))[:shown]
         series.attrs.update(details, samples=fake[np.sort(keep)])
         return series
 
