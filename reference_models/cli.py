@@ -102,6 +102,6 @@ def run_demo(args: argparse.Namespace) -> int:
     report = gandiag.audit(runs, "ring8", n=args.n, seed=args.seed, progress=not args.quiet)
     written = report.save(out)
     print("\nFindings:")
-    print("\n".join(f"- {line}" if not line.startswith("  ") else line for line in report.summary_lines()))
+    print(report.summary_text())
     print(f"\nwrote {', '.join(p.name for p in written)} to {out}/")
     return 0

@@ -198,3 +198,17 @@ def test_audit_of_a_digits_run_writes_image_grids(tiny_digits_run, tmp_path):
     assert {"samples.png", "mode_shares.png", "report.html"} <= written
     floor = frame[frame["source"] == "real-vs-real"].iloc[0]
     assert floor["fid"] < frame["fid"].iloc[0]  # an untrained generator is far from the digits
+
+
+def test_mode_intervals_bracket_a_perfect_sample():
+    ring = gandiag.reference("ring8")
+    row = gandiag.score(ring.sample(1000, seed=4), "ring8", metrics="modes", ci=5)
+    assert row["modes_captured_ci_low"] == row["modes_captured_ci_high"] == 8
+    assert 0.95 <= row["hq_fraction_ci_low"] <= row["hq_fraction_ci_high"] <= 1.0
+    assert 0.8 <= row["intra_mode_spread_ci_low"] <= row["intra_mode_spread_ci_high"] <= 1.25
+    assert "modes_total_ci_low" not in row.index
+
+
+def test_too_small_n_exits_2(defect_files, capsys):
+    assert main(["audit", str(defect_files["perfect"][1]), "--reference", "ring8", "--n", "3", "--quiet"]) == 2
+    assert "--n: need an integer >= 16, got 3" in capsys.readouterr().err

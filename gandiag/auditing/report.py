@@ -29,7 +29,12 @@ from ..modes.run_flags import FLAG_NAMES, RunFindings
 from ..references import Reference
 from ..scoring import REAL_VS_REAL
 
-__all__ = ["Report"]
+__all__ = ["Report", "filled_columns"]
+
+
+def filled_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` with at least one value (not NaN/NA, not an empty string)."""
+    return [c for c in frame.columns if frame[c].notna().any() and not (frame[c].astype(str) == "").all()]
 
 
 def _flags_raised(row: pd.Series) -> list[str]:
@@ -78,7 +83,7 @@ class Report:
             sub = frame[(frame["run"] == run) & (frame["error"] == "")]
             last = sub.sort_values("step").iloc[-1]
             raised = _flags_raised(last)
-            state = ("; ".join(str(last["evidence"]).split("; ")) if raised else "no flags")
+            state = str(last["evidence"]) if raised else "no flags"
             lines.append(f"**{run}** ({len(sub)} checkpoints, last step {last['step']}): at the last checkpoint {state}")
             lines += [f"  - {line}" for line in f.lines()]
         for _, row in frame[(frame["run"] == "") & (frame["error"] == "") & (frame["source"] != REAL_VS_REAL)].iterrows():
@@ -95,6 +100,10 @@ class Report:
                             if raised else "no flags (as a perfect generator should)"))
         return lines
 
+    def summary_text(self) -> str:
+        """:meth:`summary_lines` as a Markdown list (run findings indented under their run)."""
+        return "\n".join(line if line.startswith("  ") else f"- {line}" for line in self.summary_lines())
+
     def _header(self) -> str:
         s = self.settings
         name = self.reference.name if self.reference is not None else "?"
@@ -104,12 +113,11 @@ class Report:
     def to_markdown(self) -> str:
         """Summary of findings first, then the table (floats to 4 significant digits)."""
         parts = ["# gandiag audit", "", self._header(), "", "## Findings", ""]
-        parts += [f"- {line}" if not line.startswith("  ") else line for line in self.summary_lines()]
+        parts.append(self.summary_text())
         runs = self.runs_frame()
         if len(runs):
             parts += ["", "## Runs", "", markdown_table(runs)]
-        shown = [c for c in self.frame.columns
-                 if self.frame[c].notna().any() and not (self.frame[c].astype(str) == "").all()]
+        shown = filled_columns(self.frame)
         parts += ["", "## Scores", "", "(columns with no value left out; `report.csv` has all of them)", "",
                   markdown_table(self.frame, shown)]
         return "\n".join(parts)

@@ -29,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
         raise GandiagInputError(f"--out {out}: exists and is not a folder")
     report = run_audit(args)
     written = report.save(out, plots=not args.no_plots)
-    print("\n".join(f"- {line}" if not line.startswith("  ") else line for line in report.summary_lines()))
+    print(report.summary_text())
     print(f"wrote {len(written)} files to {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
     return 0

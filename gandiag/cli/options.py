@@ -72,10 +72,6 @@ def run_audit(args: argparse.Namespace):
     """Run :func:`gandiag.audit` with the shared options; returns the Report."""
     from ..auditing import audit
 
-    if args.n is not None and args.n < 16:
-        from ..errors import GandiagInputError
-
-        raise GandiagInputError(f"--n {args.n}: need at least 16 samples per side")
     return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, ci=args.ci,
                  thresholds=thresholds(args.threshold), inception_weights=args.inception_weights,
                  floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args))

@@ -31,11 +31,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` by ``path``'s suffix (.csv, .parquet, .json), atomically."""
+def _writer(path: Path):
+    """The writer for ``path``'s suffix, or the error naming the accepted ones."""
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
         raise GandiagInputError(f"--out {path}: unknown suffix {path.suffix or '(none)'!r}; use .csv, .parquet or .json")
+    return writer
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` by ``path``'s suffix (.csv, .parquet, .json), atomically."""
+    writer = _writer(path)
     if path.suffix.lower() == ".parquet":
         try:
             import pyarrow  # noqa: F401
@@ -48,15 +54,16 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..auditing.report import filled_columns
     from ..compare import markdown_table
 
     out = Path(args.out) if args.out else None
-    if out is not None and out.suffix.lower() not in WRITERS:
-        raise GandiagInputError(f"--out {out}: unknown suffix {out.suffix or '(none)'!r}; use .csv, .parquet or .json")
+    if out is not None:
+        _writer(out)  # a bad suffix fails before any scoring
     report = run_audit(args)
     frame = report.frame
-    shown = [c for c in frame.columns if not c.endswith(("_ci_low", "_ci_high")) and frame[c].notna().any()
-             and c not in ("n", "seed", "run", "notes") and not (frame[c].astype(str) == "").all()]
+    shown = [c for c in filled_columns(frame)
+             if not c.endswith(("_ci_low", "_ci_high")) and c not in ("n", "seed", "run", "notes")]
     print(markdown_table(frame, shown), end="")
     if out is not None:
         print(f"wrote {write_frame(frame, out)}", file=sys.stderr)
