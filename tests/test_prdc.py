@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import torch
 from prdc import compute_prdc
+from scipy.spatial import cKDTree
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from gandiag.errors import GandiagInputError
 from gandiag.metrics import prdc
+from gandiag.metrics import prdc_tree
+from gandiag.metrics.prdc import CONVENTIONS
 
 KEYS = ("precision", "recall", "density", "coverage")
 SMALL_BLOCKS = 8 * 900 * 100  # about 100 rows per block: several blocks on these sizes
@@ -59,7 +62,7 @@ def _assert_same(ours: dict, theirs: dict) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("k, d", [(3, 16), (5, 16), (3, 200), (5, 200)])  # d >= 32: float32 screening
+@pytest.mark.parametrize("k, d", [(3, 2), (5, 2), (3, 16), (5, 16), (3, 200), (5, 200)])  # d = 2: tree, d >= 32: screen
 def test_identical_to_the_prdc_package(dtype, k, d) -> None:
     real, fake = _sets(dtype, d=d)
     _assert_same(prdc(real, fake, nearest_k=k, block_bytes=SMALL_BLOCKS), _package(real, fake, k))
@@ -123,7 +126,7 @@ def test_streaming_never_allocates_an_n_by_n_matrix() -> None:
         "from gandiag.metrics import prdc\n"
         "x = np.random.default_rng(0).standard_normal((8000, 4)); y = x[::-1] + 0.01\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "out = prdc(x, y, block_bytes=16 * 2**20)\n"
+        "out = prdc(x, y, block_bytes=16 * 2**20, search='blocks')\n"
         "grow = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base\n"
         "print(json.dumps({'grow_kib': grow, **out}))\n"
     )
@@ -148,6 +151,10 @@ def test_values_are_python_floats_and_bad_inputs_are_named() -> None:
         prdc(real, fake, k_dc=0)
     with pytest.raises(GandiagInputError, match="precision 'half'"):
         prdc(real, fake, precision="half")
+    with pytest.raises(GandiagInputError, match="search"):
+        prdc(real, fake, search="ball")
+    with pytest.raises(GandiagInputError, match="tree"):
+        prdc(real, fake, search="tree", precision="float32")
 
 
 def test_float32_screen_bound_holds_under_cancellation() -> None:
@@ -179,3 +186,33 @@ def test_intervals_share_one_prdc_per_subsample_and_match_separate_ones() -> Non
     assert out == feature_intervals(real, fake, n_boot=20, repeats=6, seed=4, kid_options={"subsets": 5})
     with pytest.raises(GandiagInputError, match="unknown feature metric 'ndb'"):
         feature_metric("ndb")
+
+
+def _low_dim_sets(d: int, dtype) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Gaussians; a lattice (exact ties, duplicates); points 1e5 x farther from 0 than apart (rounding ties)."""
+    rng = np.random.default_rng(d)
+    gauss = rng.standard_normal((1500, d)), rng.standard_normal((1200, d)) * 1.1 + 0.1
+    lattice = rng.integers(0, 4, (600, d)) * 0.5, rng.integers(0, 5, (500, d)) * 0.5
+    far = 1e3 + rng.standard_normal((800, d)) * 1e-2, 1e3 + rng.standard_normal((700, d)) * 1.2e-2
+    return [(r.astype(dtype), f.astype(dtype)) for r, f in (gauss, lattice, far)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 2, 3, 6])
+def test_tree_search_decides_exactly_as_the_blocks(dtype, d) -> None:
+    for real, fake in _low_dim_sets(d, dtype):
+        for convention in CONVENTIONS:
+            for k in ({"nearest_k": 3}, {}):
+                tree = prdc(real, fake, convention=convention, search="tree", **k)
+                assert tree == prdc(real, fake, convention=convention, search="blocks", **k), (d, convention, k)
+        _assert_same(prdc(real, fake, nearest_k=4, search="tree"), _package(real, fake, 4))  # ties included
+
+
+def test_tree_falls_back_to_the_blocks_when_the_balls_hold_too_many_pairs(monkeypatch) -> None:
+    real, fake = _low_dim_sets(2, np.float64)[1]
+    blocks = prdc(real, fake, search="blocks")
+    assert prdc(real, fake, search="tree") == blocks
+    monkeypatch.setattr(prdc_tree, "MAX_CANDIDATES", 1000)
+    with pytest.raises(prdc_tree.TooManyCandidates):  # 600 points, each ball holds at least 4
+        prdc_tree._pairs(cKDTree(real), real, np.full(len(real), 0.6))
+    assert prdc(real, fake) == blocks and prdc(real, fake, search="tree") == blocks

@@ -22,9 +22,14 @@ k-th neighbour radii in the first two passes and, in the third, updates per-fake
 real ball" flags and counts and per-real coverage and recall flags. Peak extra memory is a few
 blocks, whatever N.
 
+Low dimension (d <= 6, CPU, ``search="auto"``): a k-d tree proposes the candidate pairs and only
+those are computed, same values (:mod:`gandiag.metrics.prdc_tree`); 2.0 s -> 0.13 s at 10,000
+points on ring8.
+
 Distances are those of scikit-learn's ``euclidean_distances``, which the ``prdc`` package calls:
-v = ||x||^2 - 2 x.y + ||y||^2 in float64, clamped at 0, a point's distance to itself exactly 0,
-rounded to float32 before the square root when both inputs are float32. ``precision=``:
+v = ||x||^2 - 2 x.y + ||y||^2 in float64 (squared norms by einsum, as its ``row_norms``), clamped
+at 0, a point's distance to itself exactly 0, rounded to float32 before the square root when both
+inputs are float32. ``precision=``:
 
 * ``"exact"`` (default): float32 matrix products (twice as fast as float64) screen every pair
   with a rigorous bound on their round-off, |v_32 - v| <= gamma_{d+8} (||x||^2 + ||y||^2) with
@@ -47,11 +52,13 @@ import torch
 
 from ..errors import GandiagInputError
 from .fid import feature_pair
+from .prdc_tree import TREE_MAX_D, TooManyCandidates, sorted_per_row, tree_prdc
 
-__all__ = ["prdc", "CONVENTIONS", "PRECISIONS"]
+__all__ = ["prdc", "CONVENTIONS", "PRECISIONS", "SEARCHES"]
 
 CONVENTIONS = {"prdc": torch.lt, "torch-fidelity": torch.le}
 PRECISIONS = ("exact", "float64", "float32")
+SEARCHES = ("auto", "blocks", "tree")
 _COLUMN_CHUNK = 4096  # columns per matrix product when inputs are upcast (bounds the copy)
 _PAIR_CHUNK = 256  # pairs per float64 recomputation (a few MB: stays in cache)
 _U32 = 2.0**-24
@@ -60,6 +67,11 @@ _TINY = 1e-30  # absolute: squared distances below it are always recomputed
 
 
 def _sq_norms(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Squared row norms; on the CPU as scikit-learn's ``row_norms`` (einsum on float64 rows)."""
+    if x.device.type == "cpu" and dtype == torch.float64:
+        xn = x.numpy()
+        parts = [xn[c : c + _COLUMN_CHUNK].astype(np.float64) for c in range(0, len(x), _COLUMN_CHUNK)]
+        return torch.from_numpy(np.concatenate([np.einsum("ij,ij->i", p, p) for p in parts]))
     parts = [x[c : c + _COLUMN_CHUNK].to(dtype) for c in range(0, len(x), _COLUMN_CHUNK)]
     return torch.cat([(p * p).sum(1) for p in parts])
 
@@ -128,17 +140,6 @@ def _block_rows(n_rows: int, n_cols: int, block_bytes: int) -> int:
     return int(max(1, min(n_rows, block_bytes // (8 * max(n_cols, 1)))))
 
 
-def _sorted_per_row(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """(n_rows, max count) ``values`` of each row sorted ascending, padded with +inf.
-
-    ``rows`` is sorted (``nonzero`` is row-major)."""
-    counts = torch.bincount(rows, minlength=n_rows)
-    pos = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
-    padded = torch.full((n_rows, int(counts.max())), float("inf"), dtype=torch.float64, device=rows.device)
-    padded[rows, pos] = values
-    return padded.sort(dim=1).values
-
-
 def _radii(side: _Side, ks: tuple[int, ...], block: int) -> dict[int, torch.Tensor]:
     """float64 squared distance from each row to its k-th nearest other row, for every k.
 
@@ -168,7 +169,7 @@ def _radii(side: _Side, ks: tuple[int, ...], block: int) -> dict[int, torch.Tens
             i, j = torch.nonzero((est >= low) & (est <= high), as_tuple=True)
             v = side.exact(x, side.sq64, i + s, j)
             v[j == i + s] = 0.0
-            ranked = _sorted_per_row(i, v, len(est))
+            ranked = sorted_per_row(i, v, len(est))
             out[k][s : s + len(est)] = ranked.gather(1, (k - below)[:, None])[:, 0]
     return out
 
@@ -222,6 +223,7 @@ def prdc(
     precision: str = "exact",
     block_bytes: int = 128 * 2**20,
     device: str | torch.device | None = None,
+    search: str = "auto",
 ) -> dict[str, float]:
     """Precision, recall, density, coverage between feature sets (N, d) and (M, d), real first.
 
@@ -230,13 +232,18 @@ def prdc(
     ``convention``: ``"prdc"`` (``<``) or ``"torch-fidelity"`` (``<=``). ``precision``:
     ``"exact"``, ``"float64"`` or ``"float32"`` (module docstring). ``block_bytes`` sizes one
     block of B x N entries at 8 bytes each (the working set is a few such blocks); ``device``
-    runs the blocks there (e.g. ``"cuda"``). Returns Python floats under the keys precision,
+    runs the blocks there (e.g. ``"cuda"``). ``search``: ``"blocks"`` (dense blocks, any d),
+    ``"tree"`` (k-d tree candidates, :mod:`gandiag.metrics.prdc_tree`; CPU, precision ``"exact"``
+    or ``"float64"``; same values) or ``"auto"`` (tree when d <= 6 on the CPU and not
+    ``precision="float32"``, blocks otherwise, and when the candidate pairs would exceed 5e7). Returns Python floats under the keys precision,
     recall, density, coverage.
     """
     if convention not in CONVENTIONS:
         raise GandiagInputError(f"prdc convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
     if precision not in PRECISIONS:
         raise GandiagInputError(f"prdc precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if search not in SEARCHES:
+        raise GandiagInputError(f"prdc search {search!r} is not one of {', '.join(SEARCHES)}")
     if nearest_k is not None:
         k_pr = k_dc = nearest_k
     for name, k in (("k_pr", k_pr), ("k_dc", k_dc)):
@@ -253,8 +260,18 @@ def prdc(
     real_t, fake_t = (torch.from_numpy(a).to(device) if device is not None else torch.from_numpy(a) for a in (r_np, f_np))
     inside = CONVENTIONS[convention]
 
+    on_cpu = real_t.device.type == "cpu"
+    if search == "tree" and (not on_cpu or precision == "float32"):
+        raise GandiagInputError('prdc search "tree" runs on the CPU with precision "exact" or "float64"')
+    tree = search == "tree" or (search == "auto" and on_cpu and precision != "float32" and r_np.shape[1] <= TREE_MAX_D)
+
     with torch.no_grad():
         real_s, fake_s = _Side(real_t, precision, out_dtype), _Side(fake_t, precision, out_dtype)
+        if tree:
+            try:
+                return tree_prdc(real_s, fake_s, k_pr, k_dc, inside)
+            except TooManyCandidates:
+                pass
         v_real = _radii(real_s, tuple(sorted({k_pr, k_dc})), _block_rows(len(real_t), len(real_t), block_bytes))
         v_fake = _radii(fake_s, (k_pr,), _block_rows(len(fake_t), len(fake_t), block_bytes))[k_pr]
         r_real = {k: real_s.dist(v) for k, v in v_real.items()}
