@@ -87,8 +87,15 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     route of the module docstring is taken instead.
     """
     d = len(sigma1)
+    # LAPACK works on column-major arrays: the transposes of C-ordered inputs are column-major
+    # views, copied straight instead of transposed (0.1 s at d = 2048); their upper triangles
+    # are the inputs' lower triangles.
+    if sigma1.flags.c_contiguous and sigma2.flags.c_contiguous:
+        a, b, lower = sigma2.T, sigma1.T, False
+    else:
+        a, b, lower = sigma2, sigma1, True
     try:
-        w = scipy.linalg.eigh(sigma2, sigma1, type=2, eigvals_only=True, driver="gv", check_finite=False)
+        w = scipy.linalg.eigh(a, b, lower=lower, type=2, eigvals_only=True, driver="gv", check_finite=False)
     except np.linalg.LinAlgError:  # sigma1 is not numerically positive definite
         w = None
     if w is not None and w.min() > d * np.finfo(np.float64).eps * max(float(w.max()), 0.0):
