@@ -1,13 +1,17 @@
 """Precision/recall/density/coverage at N = 20,000 and 50,000, d = 2048: gandiag against peers.
 
     .venv/bin/python benchmarks/bench_prdc.py [--repeats 3] [--only '[{"n": 5000, "d": 2048}]']
+    .venv/bin/python benchmarks/bench_prdc.py --only '[{"n": 10000, "d": 2}, {"n": 20000, "d": 2}]'
 
 Inputs: N real and N fake float32 features (ReLU'd correlated Gaussians, like Inception pool
-features), written once and shared by every case. Cases (k = 5 wherever one k serves all four
+features; for d = 2, ring8 samples and a copy of ring8 with radius x 1.05 instead, what an
+audit row scores), written once and shared by every case. Cases (k = 5 wherever one k serves all four
 metrics, as in the ``prdc`` package; torch-fidelity computes precision and recall only, k = 3):
 
 * ``gandiag``: :func:`gandiag.metrics.prdc` (streaming blocks, float64 distances);
 * ``gandiag-f32``: the same with ``precision="float32"``;
+* ``gandiag-blocks``: the same with ``search="blocks"`` (at d <= 6 the default is the k-d tree
+  path; this case shows what the tree saves);
 * ``prdc``: the ``prdc`` package's ``compute_prdc`` (full N x N matrices);
 * ``torch-fidelity``: ``prc_features_to_metric`` (full matrices, its default);
 * ``torch-fidelity-lowmem``: the same with ``save_cpu_ram=True`` (row batches of 10,000).
@@ -31,6 +35,7 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import main  # noqa: E402
 
+import gandiag  # noqa: E402
 from gandiag.metrics import prdc  # noqa: E402
 
 MEMORY_LIMIT_GIB = 16
@@ -40,6 +45,11 @@ PEAK_BYTES_PER_ENTRY = {"prdc": 12, "torch-fidelity": 9}
 
 
 def make_inputs(folder: Path, n: int, d: int) -> None:
+    if d == 2:
+        ring = gandiag.reference("ring8")
+        np.save(folder / "real.npy", ring.sample(n, seed=0).numpy())
+        np.save(folder / "fake.npy", ring.sample(n, seed=1).numpy() * 1.05)
+        return
     rng = np.random.default_rng(0)
     mix = (rng.standard_normal((d, d)) / np.sqrt(d)).astype(np.float32)
     for name, shift in (("real", 0.0), ("fake", 0.1)):
@@ -68,6 +78,10 @@ def _gandiag_f32(x: dict, **_: int) -> str:
     return _fmt(prdc(x["real"], x["fake"], nearest_k=5, precision="float32"))
 
 
+def _gandiag_blocks(x: dict, **_: int) -> str:
+    return _fmt(prdc(x["real"], x["fake"], nearest_k=5, search="blocks"))
+
+
 def _prdc_package(x: dict, **_: int) -> str:
     with contextlib.redirect_stdout(io.StringIO()):
         return _fmt(compute_prdc(x["real"], x["fake"], 5))
@@ -82,6 +96,7 @@ def _torch_fidelity(x: dict, save_cpu_ram: bool = False, **_: int) -> str:
 CASES = {
     "gandiag": _gandiag,
     "gandiag-f32": _gandiag_f32,
+    "gandiag-blocks": _gandiag_blocks,
     "prdc": _prdc_package,
     "torch-fidelity": _torch_fidelity,
     "torch-fidelity-lowmem": lambda x, **p: _torch_fidelity(x, save_cpu_ram=True, **p),

@@ -19,6 +19,7 @@ from gandiag.compare import (
 from gandiag.compare import report as report_module
 from gandiag.compare import rows as rows_module
 from gandiag.metrics import transport
+from gandiag.metrics.wasserstein import SubsampledWarning
 
 LOG2 = math.log(2.0)
 
@@ -84,6 +85,20 @@ def test_intervals_bracket_and_a_failed_solver_is_noted(monkeypatch):
     row = divergences(real, fake, seed=0)
     assert math.isnan(row["w1"]) and "w1: exact transport stopped" in row["notes"]
     assert not math.isnan(row["sliced_w"])
+
+
+def test_exact_transport_beside_the_classifier_gives_the_values_of_separate_runs():
+    # w1/w2 are solved on a second thread while the classifier trains: same numbers as alone.
+    ref = gandiag.reference("ring8")
+    real, fake = ref.sample(600, seed=1), ref.sample(600, seed=2) * 1.1
+    together = divergences(real, fake, seed=3, max_points=500)
+    alone = divergences(real, fake, seed=3, max_points=500, metrics=["w1", "w2"])
+    classifier = divergences(real, fake, seed=3, metrics=["js", "c2st_accuracy"])
+    assert (together["w1"], together["w2"]) == (alone["w1"], alone["w2"])
+    with pytest.warns(SubsampledWarning):
+        assert together["w1"] == transport(real, fake, 1, max_points=500, seed=3).value
+    assert (together["js"], together["c2st_accuracy"]) == (classifier["js"], classifier["c2st_accuracy"])
+    assert together["js"] > 0.0 and together["w1"] > 0.0
 
 
 def test_cli_lines_writes_table_and_plot(tmp_path, capsys):

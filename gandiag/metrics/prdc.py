@@ -23,8 +23,8 @@ real ball" flags and counts and per-real coverage and recall flags. Peak extra m
 blocks, whatever N.
 
 Low dimension (d <= 6, CPU, ``search="auto"``): a k-d tree proposes the candidate pairs and only
-those are computed, same values (:mod:`gandiag.metrics.prdc_tree`); 2.0 s -> 0.13 s at 10,000
-points on ring8.
+those are computed, same values (:mod:`gandiag.metrics.prdc_tree`); 2.1 s -> 0.31 s at 10,000
+ring8 points, 8.0 s -> 0.42 s at 20,000 (``benchmarks/bench_prdc.py``).
 
 Distances are those of scikit-learn's ``euclidean_distances``, which the ``prdc`` package calls:
 v = ||x||^2 - 2 x.y + ||y||^2 in float64 (squared norms by einsum, as its ``row_norms``), clamped
