@@ -52,7 +52,7 @@ import torch
 
 from ..errors import GandiagInputError
 from .fid import feature_pair
-from .prdc_tree import TREE_MAX_D, TooManyCandidates, sorted_per_row, tree_prdc
+from .prdc_tree import TREE_MAX_D, TooManyCandidates, sorted_per_row, summarise, tree_prdc
 
 __all__ = ["prdc", "CONVENTIONS", "PRECISIONS", "SEARCHES"]
 
@@ -235,8 +235,8 @@ def prdc(
     runs the blocks there (e.g. ``"cuda"``). ``search``: ``"blocks"`` (dense blocks, any d),
     ``"tree"`` (k-d tree candidates, :mod:`gandiag.metrics.prdc_tree`; CPU, precision ``"exact"``
     or ``"float64"``; same values) or ``"auto"`` (tree when d <= 6 on the CPU and not
-    ``precision="float32"``, blocks otherwise, and when the candidate pairs would exceed 5e7). Returns Python floats under the keys precision,
-    recall, density, coverage.
+    ``precision="float32"``; blocks otherwise, and when the candidate pairs would exceed 5e7).
+    Returns Python floats under the keys precision, recall, density, coverage.
     """
     if convention not in CONVENTIONS:
         raise GandiagInputError(f"prdc convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
@@ -294,10 +294,5 @@ def prdc(
             covered[rows] = hit_dc.any(1)
             recalled[rows] = hit_fake.any(1)
 
-    return {
-        "precision": float(in_pr.double().mean()),
-        "recall": float(recalled.double().mean()),
-        "density": float(in_count.double().sum()) / (k_dc * len(fake_t)),
-        "coverage": float(covered.double().mean()),
-    }
+    return summarise(in_pr, recalled, in_count, covered, k_dc)
 

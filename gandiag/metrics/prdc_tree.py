@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-__all__ = ["TREE_MAX_D", "MAX_CANDIDATES", "sorted_per_row", "tree_prdc"]
+__all__ = ["TREE_MAX_D", "MAX_CANDIDATES", "sorted_per_row", "summarise", "tree_prdc"]
 
 TREE_MAX_D = 6  # at 10k Gaussian points: tree 0.76 s vs blocks 2.0 s at d = 6, equal at d = 8
 MAX_CANDIDATES = 50_000_000  # pairs; past it the dense blocks are cheaper than index lists
@@ -41,7 +41,7 @@ _U64 = 2.0**-53
 _DIST_SLACK = 1e-5  # relative, on squared radii: float32 rounding and square root (docstring)
 _TREE_SLACK = 1e-9  # relative, on radii: the tree's own rounding
 _TINY = 1e-300
-_PAIR_CHUNK = 1 << 20  # pairs per gather (16 MB per coordinate column pair)
+_GATHER_CHUNK = 1 << 20  # pairs per gather of coordinates (8 MB per column)
 
 
 class TooManyCandidates(Exception):
@@ -57,6 +57,17 @@ def sorted_per_row(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> tor
     padded = torch.full((n_rows, int(counts.max())), float("inf"), dtype=torch.float64, device=rows.device)
     padded[rows, pos] = values
     return padded.sort(dim=1).values
+
+
+def summarise(in_pr: torch.Tensor, recalled: torch.Tensor, in_count: torch.Tensor, covered: torch.Tensor,
+              k_dc: int) -> dict[str, float]:
+    """The four metrics from per-fake flags/counts (``in_pr``, ``in_count``) and per-real flags."""
+    return {
+        "precision": float(in_pr.double().mean()),
+        "recall": float(recalled.double().mean()),
+        "density": float(in_count.double().sum()) / (k_dc * len(in_pr)),
+        "coverage": float(covered.double().mean()),
+    }
 
 
 def _formula_error(side_a, side_b) -> float:
@@ -84,12 +95,12 @@ def formula(x, y, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     checked element by element, so that ties with a radius fall the same way as theirs.
     """
     dots = torch.empty(len(i), dtype=torch.float64)
-    for p in range(0, len(i), _PAIR_CHUNK):
-        xi, yj = x.y[i[p : p + _PAIR_CHUNK]].double(), y.y[j[p : p + _PAIR_CHUNK]].double()
+    for p in range(0, len(i), _GATHER_CHUNK):
+        xi, yj = x.y[i[p : p + _GATHER_CHUNK]].double(), y.y[j[p : p + _GATHER_CHUNK]].double()
         acc = xi[:, 0] * yj[:, 0]
         for c in range(1, xi.shape[1]):
             acc = torch.addcmul(acc, xi[:, c], yj[:, c])
-        dots[p : p + _PAIR_CHUNK] = acc
+        dots[p : p + _GATHER_CHUNK] = acc
     return (dots * -2.0 + x.sq64[i]) + y.sq64[j]
 
 
@@ -143,9 +154,4 @@ def tree_prdc(real_s, fake_s, k_pr: int, k_dc: int, inside) -> dict[str, float]:
     hit = inside(dist(ir, jf), r_fake[jf])
     recalled = torch.zeros(n, dtype=torch.bool)
     recalled[ir[hit]] = True
-    return {
-        "precision": float(in_pr.double().mean()),
-        "recall": float(recalled.double().mean()),
-        "density": float(in_count.double().sum()) / (k_dc * m),
-        "coverage": float(covered.double().mean()),
-    }
+    return summarise(in_pr, recalled, in_count, covered, k_dc)
