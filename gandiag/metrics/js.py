@@ -65,11 +65,11 @@ def _convnet(shape: tuple[int, ...], hidden: int) -> nn.Module:
     """
     channels, height, width_px = shape
     width = max(8, hidden // 4)
-    pooled = (height + 1) // 2 == 4 and (width_px + 1) // 2 == 4
+    already_4x4 = (height + 1) // 2 == 4 and (width_px + 1) // 2 == 4
     return nn.Sequential(
         nn.Conv2d(channels, width, 3, padding=1), nn.LeakyReLU(0.2),
         nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-        nn.Identity() if pooled else nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+        nn.Identity() if already_4x4 else nn.AdaptiveAvgPool2d(4), nn.Flatten(),
         nn.Linear(2 * width * 16, hidden), nn.LeakyReLU(0.2),
         nn.Linear(hidden, 1),
     )
