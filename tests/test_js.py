@@ -1,5 +1,6 @@
 """Jensen-Shannon estimates (classifier and KDE) and the C2ST, against numerical integration."""
 
+import importlib
 import math
 
 import numpy as np
@@ -129,3 +130,18 @@ def test_classifier_leaves_its_initial_plateau_before_early_stopping(seed):
     blurred = (ring.centres[k] + 8 * ring.std * torch.randn(2000, 2, generator=g)).numpy()
     out = c2st(real, blurred, seed=seed)
     assert out["js"] > 0.25 and out["c2st_accuracy"] > 0.8, out
+
+
+def test_conv_classifier_without_the_no_op_pooling_computes_the_same_numbers() -> None:
+    # On 8 x 8 images the strided convolution already gives 4 x 4: the pooling is left out.
+    js_module = importlib.import_module("gandiag.metrics.js")
+    torch.manual_seed(0)
+    fast = js_module._convnet((1, 8, 8), 64)
+    pooled = torch.nn.Sequential(*[torch.nn.AdaptiveAvgPool2d(4) if isinstance(m, torch.nn.Identity) else m for m in fast])
+    assert any(isinstance(m, torch.nn.Identity) for m in fast)
+    assert any(isinstance(m, torch.nn.AdaptiveAvgPool2d) for m in js_module._convnet((1, 16, 16), 64))
+    x = torch.randn(32, 1, 8, 8)
+    out_fast, out_pooled = fast(x), pooled(x)
+    assert torch.equal(out_fast, out_pooled)
+    grads = [torch.autograd.grad(o.square().sum(), list(fast.parameters())) for o in (out_fast, out_pooled)]
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
