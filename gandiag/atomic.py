@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import GandiagInputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -42,3 +44,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def output_folder(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` as a folder to write into; an existing file there is an input error naming ``option``."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise GandiagInputError(f"{option} {path}: exists and is not a folder")
+    return folder

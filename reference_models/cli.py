@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from gandiag import GandiagInputError
+from gandiag.atomic import output_folder
 
 from .recipes import RECIPES, make_config
 from .trainer import checkpoints, train
@@ -87,9 +88,7 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     import gandiag
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise GandiagInputError(f"--out {out}: exists and is not a folder")
+    out = output_folder(args.out)
     runs = []
     for recipe in DEMO_RECIPES:
         run_dir = out / "runs" / recipe

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 import gandiag
 from gandiag import GandiagInputError
-from gandiag.atomic import atomic_path
+from gandiag.atomic import atomic_path, output_folder
 from gandiag.checkpoint import FORMAT_VERSION, checkpoint_name, read_checkpoint, step_from_name, write_checkpoint
 from gandiag.generators import LatentSpec
 from gandiag.references import Reference
@@ -211,9 +211,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
     ``log_every`` and ``device``), producing the same checkpoints bit for bit as a run never stopped.
     """
     cfg.validate()
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GandiagInputError(f"--out {out}: exists and is not a folder")
+    out = output_folder(out)
     ref = get_reference(cfg.reference)
     arch = architecture(cfg, ref)
     existing = checkpoints(out) if out.exists() else []

@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from gandiag.atomic import atomic_path, atomic_write_text
+from gandiag.atomic import atomic_path, atomic_write_text, output_folder
+from gandiag.errors import GandiagInputError
 
 
 def test_atomic_write_has_umask_permissions(tmp_path):
@@ -30,3 +31,12 @@ def test_failure_leaves_old_file_and_no_temporary(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("boom")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["r.txt"]
+
+
+def test_output_folder_refuses_an_existing_file_and_names_the_option(tmp_path) -> None:
+    assert output_folder(tmp_path / "new") == tmp_path / "new"  # not created, just checked
+    assert not (tmp_path / "new").exists()
+    assert output_folder(tmp_path) == tmp_path
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(GandiagInputError, match=r"^--runs .*file: exists and is not a folder$"):
+        output_folder(tmp_path / "file", "--runs")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-from ..errors import GandiagInputError
+from ..atomic import output_folder
 from .options import add_scoring_options, run_audit
 
 
@@ -24,9 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise GandiagInputError(f"--out {out}: exists and is not a folder")
+    out = output_folder(args.out)
     report = run_audit(args)
     written = report.save(out, plots=not args.no_plots)
     print(report.summary_text())

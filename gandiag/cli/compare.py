@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..atomic import output_folder
 from ..errors import GandiagInputError
 
 LINES = "lines"
@@ -42,8 +43,8 @@ def _check(args: argparse.Namespace) -> None:
         raise GandiagInputError(f"--n {args.n}: need at least 16 samples per side")
     if args.repeats < 0:
         raise GandiagInputError(f"--repeats {args.repeats}: must be >= 0")
-    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise GandiagInputError(f"--out {args.out}: exists and is not a folder")
+    if args.out is not None:
+        output_folder(args.out)
     if args.sources[0] == LINES:
         if len(args.sources) > 1:
             raise GandiagInputError(f"compare lines takes no SOURCE arguments, got {' '.join(args.sources[1:])}")
