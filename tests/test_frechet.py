@@ -142,3 +142,28 @@ def test_torch_route_on_a_device_agrees(device: str) -> None:
     assert frechet_distance(np.zeros(40), np.outer(u, u), np.zeros(40), np.eye(40), device=device) == pytest.approx(
         u @ u + 40 - 2 * np.sqrt(u @ u), rel=1e-9
     )
+
+
+def test_only_lower_triangles_are_read_in_any_memory_order() -> None:
+    s_r, s_f = _stats(_features(17, 900, 24)), _stats(_features(18, 800, 24, 1.3, 0.1))
+    expected = frechet_distance(*s_r, *s_f)
+    assert _rel(expected, _textbook(*s_r, *s_f)) < 1e-8
+
+    def garbled(s: np.ndarray, order: str) -> np.ndarray:  # same lower triangle, nonsense above it
+        out = np.array(s, order=order)
+        out[np.triu_indices(len(s), 1)] = -7.0
+        return out
+
+    for o1, o2 in [("C", "C"), ("F", "F"), ("C", "F"), ("F", "C")]:
+        got = frechet_distance(s_r[0], garbled(s_r[1], o1), s_f[0], garbled(s_f[1], o2))
+        assert _rel(got, expected) < 1e-12, (o1, o2)
+
+
+@pytest.mark.parametrize("scale", [1e-120, 1e-60, 1e60, 1e120])
+def test_far_from_unit_scales_neither_overflow_nor_underflow(scale: float) -> None:
+    # d^2 is homogeneous: scaling means by sqrt(c) and covariances by c scales it by c.
+    s_r, s_f = _stats(_features(19, 600, 32)), _stats(_features(20, 600, 32, 1.2, 0.1))
+    base = frechet_distance(*s_r, *s_f)
+    root = np.sqrt(scale)
+    scaled = frechet_distance(s_r[0] * root, s_r[1] * scale, s_f[0] * root, s_f[1] * scale)
+    assert scaled / scale == pytest.approx(base, rel=1e-12)

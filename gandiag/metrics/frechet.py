@@ -36,11 +36,12 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg import lapack
 
 from .._arrays import to_numpy
 from ..errors import GandiagInputError
 
-__all__ = ["frechet_distance", "nuclear_norm", "trace_sqrt_product"]
+__all__ = ["frechet_distance", "generalized_eigenvalues", "nuclear_norm", "trace_sqrt_product"]
 
 
 def _statistics(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -77,27 +78,57 @@ def sum_sqrt_eigenvalues(eigenvalues: np.ndarray) -> float:
     return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 
 
+def _column_major_copies(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Column-major copies for LAPACK (which overwrites them) holding the inputs' lower triangles.
+
+    Returns ``(s1, s2, lower)``: which triangle LAPACK must read. The transposes of C-ordered
+    inputs are column-major views, copied straight (a transposing copy costs 0.1 s at
+    d = 2048); their upper triangles are the inputs' lower triangles, and the upper-triangle
+    variants of the LAPACK steps are also the faster ones here (0.51 s against 0.53 s).
+    """
+    if sigma1.flags.c_contiguous and sigma2.flags.c_contiguous:
+        return np.array(sigma1.T, order="F"), np.array(sigma2.T, order="F"), False
+    return np.array(sigma1, order="F"), np.array(sigma2, order="F"), True
+
+
+def generalized_eigenvalues(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray | None:
+    """Eigenvalues of L^T S2 L where S1 = L L^T (those of S1 S2), or None if S1 is not positive definite.
+
+    The steps of LAPACK ``dsygv`` with ``itype = 2``, called one by one (Anderson et al.,
+    LAPACK Users' Guide, 3rd ed., section 2.4.8), on copies: ``dpotrf`` (S1 = L L^T),
+    ``dsygst`` (A <- L^T S2 L, using the symmetry of S2: half the flops of two triangular
+    products), ``dsytrd`` (Householder reduction to tridiagonal form T = Q^T A Q) and
+    ``dsterf`` (eigenvalues of T, Pal-Walker-Kahan QL/QR). Bit for bit what ``dsygv`` gives,
+    without what its ``dsyev`` adds: a norm pass over the matrix and scaling when the norm
+    is beyond 1e146 or below 1e-146 (``dsterf`` scales the tridiagonal itself).
+    Only the lower triangles of the inputs are read.
+    """
+    s1, s2, lower = _column_major_copies(sigma1, sigma2)
+    low, info = lapack.dpotrf(s1, lower=lower, clean=0, overwrite_a=1)
+    if info != 0:  # info > 0: a leading minor is not positive definite
+        return None
+    a, info = lapack.dsygst(s2, low, itype=2, lower=lower, overwrite_a=1)
+    if info != 0:
+        raise RuntimeError(f"LAPACK dsygst failed with info = {info}")
+    lwork = int(lapack.dsytrd_lwork(len(a), lower=lower)[0])
+    _, diag, off, _, info = lapack.dsytrd(a, lower=lower, lwork=max(lwork, 1), overwrite_a=1)
+    if info != 0:
+        raise RuntimeError(f"LAPACK dsytrd failed with info = {info}")
+    if len(diag) == 1:  # 1 x 1: already diagonal (and the dsterf wrapper wants a non-empty e)
+        return diag
+    w, info = lapack.dsterf(diag, off, overwrite_d=1, overwrite_e=1)
+    return w if info == 0 else None  # info > 0: QL/QR did not converge (take the SVD route)
+
+
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """tr((S1^{1/2} S2 S1^{1/2})^{1/2}) = sum sqrt(eig(S1 S2)) for symmetric PSD float64 inputs.
 
-    LAPACK ``dsygv`` with ``itype = 2`` does the steps of the module docstring in one call:
-    Cholesky S1 = L L^T, A <- L^T S2 L (``dsygst``, using the symmetry of S2: half the flops of
-    two triangular products) and the eigenvalues of the result (``dsyev``). When S1 is not
-    numerically positive definite, or the result is numerically singular, the exact singular
-    route of the module docstring is taken instead.
+    Through :func:`generalized_eigenvalues` (Cholesky of S1, congruence, symmetric
+    eigenvalues). When S1 is not numerically positive definite, or L^T S2 L is numerically
+    singular, the exact singular route of the module docstring is taken instead.
     """
     d = len(sigma1)
-    # LAPACK works on column-major arrays: the transposes of C-ordered inputs are column-major
-    # views, copied straight instead of transposed (0.1 s at d = 2048); their upper triangles
-    # are the inputs' lower triangles.
-    if sigma1.flags.c_contiguous and sigma2.flags.c_contiguous:
-        a, b, lower = sigma2.T, sigma1.T, False
-    else:
-        a, b, lower = sigma2, sigma1, True
-    try:
-        w = scipy.linalg.eigh(a, b, lower=lower, type=2, eigvals_only=True, driver="gv", check_finite=False)
-    except np.linalg.LinAlgError:  # sigma1 is not numerically positive definite
-        w = None
+    w = generalized_eigenvalues(sigma1, sigma2)
     if w is not None and w.min() > d * np.finfo(np.float64).eps * max(float(w.max()), 0.0):
         return sum_sqrt_eigenvalues(w)
     return nuclear_norm(_psd_factor(sigma1).T @ _psd_factor(sigma2))
