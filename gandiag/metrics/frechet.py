@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg import lapack
 
 from .._arrays import to_numpy
 from ..errors import GandiagInputError
+from . import _lapack
 
 __all__ = ["frechet_distance", "generalized_eigenvalues", "nuclear_norm", "trace_sqrt_product"]
 
@@ -78,46 +78,53 @@ def sum_sqrt_eigenvalues(eigenvalues: np.ndarray) -> float:
     return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 
 
-def _column_major_copies(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Column-major copies for LAPACK (which overwrites them) holding the inputs' lower triangles.
-
-    Returns ``(s1, s2, lower)``: which triangle LAPACK must read. The transposes of C-ordered
-    inputs are column-major views, copied straight (a transposing copy costs 0.1 s at
-    d = 2048); their upper triangles are the inputs' lower triangles, and the upper-triangle
-    variants of the LAPACK steps are also the faster ones here (0.51 s against 0.53 s).
-    """
-    if sigma1.flags.c_contiguous and sigma2.flags.c_contiguous:
-        return np.array(sigma1.T, order="F"), np.array(sigma2.T, order="F"), False
-    return np.array(sigma1, order="F"), np.array(sigma2, order="F"), True
-
-
 def generalized_eigenvalues(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray | None:
     """Eigenvalues of L^T S2 L where S1 = L L^T (those of S1 S2), or None if S1 is not positive definite.
 
-    The steps of LAPACK ``dsygv`` with ``itype = 2``, called one by one (Anderson et al.,
-    LAPACK Users' Guide, 3rd ed., section 2.4.8), on copies: ``dpotrf`` (S1 = L L^T),
-    ``dsygst`` (A <- L^T S2 L, using the symmetry of S2: half the flops of two triangular
-    products), ``dsytrd`` (Householder reduction to tridiagonal form T = Q^T A Q) and
-    ``dsterf`` (eigenvalues of T, Pal-Walker-Kahan QL/QR). Bit for bit what ``dsygv`` gives,
-    without what its ``dsyev`` adds: a norm pass over the matrix and scaling when the norm
-    is beyond 1e146 or below 1e-146 (``dsterf`` scales the tridiagonal itself).
-    Only the lower triangles of the inputs are read.
+    The steps of LAPACK ``dsygv`` with ``itype = 2`` (Anderson et al., LAPACK Users' Guide,
+    3rd ed., section 2.4.8), called one by one on copies: ``dpotrf`` (S1 = L L^T), ``dsygst``
+    (A <- L^T S2 L, using the symmetry of S2: half the flops of two triangular products),
+    ``dsytrd`` (Householder reduction to tridiagonal form T = Q^T A Q) and ``dsterf``
+    (eigenvalues of T, Pal-Walker-Kahan QL/QR). Bit for bit what ``dsygv`` gives, without what
+    its ``dsyev`` adds (a norm pass over the matrix, and scaling when the norm is beyond 1e146
+    or below 1e-146: ``dsterf`` scales the tridiagonal itself), and on copies whose columns are
+    padded apart (:mod:`gandiag.metrics._lapack`). Only the lower triangles of the inputs are
+    read: the transposes of C-ordered inputs are column-major views whose upper triangles are
+    the inputs' lower ones, copied straight (a transposing copy costs 0.1 s at d = 2048); the
+    upper-triangle variants are also the faster ones here.
     """
-    s1, s2, lower = _column_major_copies(sigma1, sigma2)
-    low, info = lapack.dpotrf(s1, lower=lower, clean=0, overwrite_a=1)
-    if info != 0:  # info > 0: a leading minor is not positive definite
+    if sigma1.flags.c_contiguous and sigma2.flags.c_contiguous:
+        s1, s2, uplo = sigma1.T, sigma2.T, "U"
+    else:
+        s1, s2, uplo = sigma1, sigma2, "L"
+    try:
+        return _eigenvalues_by_steps(s1, s2, uplo)
+    except _lapack.LapackUnavailable:
+        return _eigenvalues_by_dsygv(s1, s2, uplo)
+
+
+def _eigenvalues_by_steps(s1: np.ndarray, s2: np.ndarray, uplo: str) -> np.ndarray | None:
+    d = len(s1)
+    b, a = _lapack.padded_copy(s1), _lapack.padded_copy(s2)
+    ld = len(a)
+    if _lapack.call("dpotrf", uplo, d, b, ld) != 0:  # info > 0: a leading minor is not positive definite
         return None
-    a, info = lapack.dsygst(s2, low, itype=2, lower=lower, overwrite_a=1)
-    if info != 0:
+    if (info := _lapack.call("dsygst", 2, uplo, d, a, ld, b, ld)) != 0:
         raise RuntimeError(f"LAPACK dsygst failed with info = {info}")
-    lwork = int(lapack.dsytrd_lwork(len(a), lower=lower)[0])
-    _, diag, off, _, info = lapack.dsytrd(a, lower=lower, lwork=max(lwork, 1), overwrite_a=1)
-    if info != 0:
+    diag, off, tau, query = np.empty(d), np.empty(max(d - 1, 1)), np.empty(max(d - 1, 1)), np.empty(1)
+    _lapack.call("dsytrd", uplo, d, a, ld, diag, off, tau, query, -1)
+    work = np.empty(max(int(query[0]), 1))
+    if (info := _lapack.call("dsytrd", uplo, d, a, ld, diag, off, tau, work, len(work))) != 0:
         raise RuntimeError(f"LAPACK dsytrd failed with info = {info}")
-    if len(diag) == 1:  # 1 x 1: already diagonal (and the dsterf wrapper wants a non-empty e)
-        return diag
-    w, info = lapack.dsterf(diag, off, overwrite_d=1, overwrite_e=1)
-    return w if info == 0 else None  # info > 0: QL/QR did not converge (take the SVD route)
+    return diag if _lapack.call("dsterf", d, diag, off) == 0 else None  # info > 0: no convergence
+
+
+def _eigenvalues_by_dsygv(s1: np.ndarray, s2: np.ndarray, uplo: str) -> np.ndarray | None:
+    """The same through scipy's wrapper of ``dsygv`` (where scipy's Cython LAPACK is unavailable)."""
+    try:
+        return scipy.linalg.eigh(s2, s1, lower=uplo == "L", type=2, eigvals_only=True, driver="gv", check_finite=False)
+    except np.linalg.LinAlgError:  # sigma1 is not numerically positive definite
+        return None
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
