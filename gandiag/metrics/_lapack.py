@@ -39,10 +39,11 @@ def _routine(name: str) -> Callable[..., None]:
         from scipy.linalg import cython_lapack
 
         capsule = cython_lapack.__pyx_capi__[name]
-        get_name = ctypes.pythonapi.PyCapsule_GetName
-        get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-        get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        # Own prototypes, so that ctypes.pythonapi's shared function objects stay as they are.
+        get_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+        get_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+            ("PyCapsule_GetPointer", ctypes.pythonapi)
+        )
         signature = get_name(capsule).decode()
         address = get_pointer(capsule, signature.encode())
     except (ImportError, AttributeError, KeyError, ValueError) as exc:
