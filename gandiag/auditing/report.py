@@ -24,7 +24,6 @@ import pandas as pd
 
 from ..atomic import atomic_path, atomic_write_text
 from ..compare.output import markdown_table, save_table
-from ..modes.flags import FLAG_COLUMNS
 from ..modes.run_flags import FLAG_NAMES, RunFindings
 from ..references import Reference
 from ..scoring import REAL_VS_REAL

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 from ..atomic import output_folder
 from .options import add_scoring_options, run_audit
 

@@ -255,11 +255,9 @@ def load_config(path: str | Path) -> GateConfig:
     except ValueError as exc:  # tomllib.TOMLDecodeError
         raise GandiagInputError(f"{path}: not valid TOML: {exc}") from None
     nested = data.get("tool", {}).get("gandiag", {}) if isinstance(data.get("tool"), dict) else {}
-    if path.name == "pyproject.toml":
-        candidates = [("tool.gandiag.gate", nested.get("gate") if isinstance(nested, dict) else None)]
-    else:
-        candidates = [("gate", data.get("gate")),
-                      ("tool.gandiag.gate", nested.get("gate") if isinstance(nested, dict) else None)]
+    candidates = [("tool.gandiag.gate", nested.get("gate") if isinstance(nested, dict) else None)]
+    if path.name != "pyproject.toml":  # a standalone file: [gate] first
+        candidates.insert(0, ("gate", data.get("gate")))
     for prefix, table in candidates:
         if table is not None:
             return parse_config(table, where=str(path), prefix=prefix, base=path.resolve().parent)
