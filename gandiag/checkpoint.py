@@ -61,7 +61,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             raise SourceError(path, "refused: the file holds pickled Python objects that could run code "
                               "(gandiag loads checkpoints with weights_only=True)") from exc
         raise SourceError(path, "not a torch checkpoint (unreadable pickle data)") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except RuntimeError as exc:
+        if "TorchScript" in str(exc):  # torch refuses TorchScript under weights_only=True
+            raise SourceError(path, "a TorchScript archive: loading one runs code from the file, so gandiag does "
+                              "not load it by default", hint="pass allow_torchscript=True (CLI: --allow-torchscript) "
+                              "only for a file you trust") from exc
+        raise SourceError(path, f"truncated or not a torch file ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
+    except (EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise SourceError(path, f"truncated or not a torch file ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from exc
     if not isinstance(ckpt, dict) or "gandiag_format" not in ckpt:
         raise SourceError(path, "a torch file, but not a gandiag checkpoint (no 'gandiag_format' key)")

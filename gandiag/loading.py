@@ -1,14 +1,15 @@
 """``gandiag.load_generator``: one way to load any generator source (CONTRACT.md section 3).
 
-Nothing here unpickles code: gandiag checkpoints load with ``torch.load(weights_only=True)``,
-sample files with ``numpy.load(allow_pickle=False)``; ``torch.export`` programs and TorchScript
-archives are loaded by their own (code-free) deserialisers.
+Nothing here runs code from a file unless the caller says so: gandiag checkpoints load with
+``torch.load(weights_only=True)``, sample files with ``numpy.load(allow_pickle=False)``,
+``torch.export`` programs through :mod:`gandiag.program_archive` (which refuses anything pickled
+and any operator beyond ATen's computations). TorchScript archives *are* code (their
+``__setstate__`` runs while loading and may read or write files), so they are refused unless
+``allow_torchscript=True`` (CLI ``--allow-torchscript``) says the file is trusted.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import warnings
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 
 from .checkpoint import read_checkpoint, step_from_name
 from .errors import GandiagInputError, SourceError
+from .program_archive import load_program
 from .generators import (
     CHUNK,
     Generator,
@@ -77,6 +79,12 @@ def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, dev
                             step=int(ckpt["step"]), n_classes=n_classes, device=device)
 
 
+TORCHSCRIPT_REFUSED = ("a TorchScript archive: loading one runs code from the file "
+                       "(it can read and write any file), so gandiag does not load it by default")
+TORCHSCRIPT_HINT = ("pass allow_torchscript=True (CLI: --allow-torchscript) only for a file you trust, "
+                    "or export the generator with torch.export.save (.pt2), which gandiag loads without running code")
+
+
 def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
     try:
         with warnings.catch_warnings():  # torch.jit.load is deprecated in torch >= 2.10; the format is not
@@ -94,28 +102,14 @@ def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, de
                             step=step_from_name(path), device=device)
 
 
-@contextlib.contextmanager
-def _quiet_torch_export():
-    """torch.export.load logs a traceback before raising on a damaged file; we raise our own error."""
-    logger = logging.getLogger("torch.export")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def _load_program(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
     try:
-        if not zipfile.is_zipfile(path):
-            raise zipfile.BadZipFile("not a zip archive")
-        with _quiet_torch_export():
-            program = torch.export.load(str(path))
-    except Exception as exc:
-        raise SourceError(path, f"not a readable torch.export program ({type(exc).__name__})") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from exc
+    if not data.startswith(b"PK"):
+        raise SourceError(path, "not a readable torch.export program (not a zip archive)")
+    program = load_program(path, data)
     user_inputs = list(program.graph_signature.user_inputs)
     nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     val = nodes[user_inputs[0]].meta.get("val") if user_inputs and user_inputs[0] in nodes else None
@@ -186,6 +180,7 @@ def load_generator(
     latent_dim: int | None = None,
     reference: str | Reference | None = None,
     device: str = "cpu",
+    allow_torchscript: bool = False,
 ) -> Generator | Run:
     """Load the generator in ``source`` (CONTRACT.md section 3).
 
@@ -193,9 +188,12 @@ def load_generator(
     With ``reference``, the generator's sample shape is checked against the reference's.
     A folder gives a :class:`Run` of its checkpoints ordered by step. Any file that cannot be
     used raises :class:`SourceError` naming the file and the accepted formats.
+    ``allow_torchscript=True`` loads TorchScript archives, which runs code from the file: only
+    for files you trust (without it they raise :class:`SourceError`).
     """
     path = Path(source)
-    options = dict(latent=latent, latent_dim=latent_dim, reference=reference, device=device)
+    options = dict(latent=latent, latent_dim=latent_dim, reference=reference, device=device,
+                   allow_torchscript=allow_torchscript)
     if path.is_dir():
         paths = sorted((p for p in path.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")),
                        key=_run_order)
@@ -208,8 +206,12 @@ def load_generator(
     if suffix == ".pt2":
         gen = _load_program(path, latent, latent_dim, device)
     elif suffix == ".pt":
-        loader = _load_torchscript if _is_torchscript(path) else _load_checkpoint
-        gen = loader(path, latent, latent_dim, device)
+        if not _is_torchscript(path):
+            gen = _load_checkpoint(path, latent, latent_dim, device)
+        elif allow_torchscript:
+            gen = _load_torchscript(path, latent, latent_dim, device)
+        else:
+            raise SourceError(path, TORCHSCRIPT_REFUSED, hint=TORCHSCRIPT_HINT)
     elif suffix in (".npy", ".npz"):
         gen = _load_samples(path)
     else:

@@ -114,19 +114,28 @@ def test_export_program_with_static_batch(tmp_path):
     assert gen.chunk == 32 and gen.sample(70, seed=0).shape == (70, 2)
 
 
-def test_torchscript_archive(tmp_path):
-    gen = gandiag.load_generator(_script(Scripted(), tmp_path / "ts.pt"))
+def test_torchscript_archive_only_with_the_opt_in(tmp_path, capsys):
+    path = _script(Scripted(), tmp_path / "ts.pt")
+    with pytest.raises(SourceError, match="TorchScript archive: loading one runs code") as info:
+        gandiag.load_generator(path)
+    assert str(path) in str(info.value) and "--allow-torchscript" in str(info.value)
+    assert main(["sample", str(path), "--out", str(tmp_path / "o.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ts.pt" in err and "allow-torchscript" in err
+    assert not (tmp_path / "o.npy").exists()
+    gen = gandiag.load_generator(path, allow_torchscript=True)
     assert gen.latent.dim == 3 and gen.sample(20, seed=0).shape == (20, 2)
 
 
 def test_torchscript_without_latent_dim_needs_the_option(tmp_path, capsys):
     path = _script(NoLatent(), tmp_path / "nolatent.pt")
     with pytest.raises(SourceError, match="no int attribute latent_dim"):
-        gandiag.load_generator(path)
-    assert gandiag.load_generator(path, latent_dim=5).sample(4).shape == (4, 5)
-    assert main(["sample", str(path), "--out", str(tmp_path / "o.npy")]) == 2
+        gandiag.load_generator(path, allow_torchscript=True)
+    assert gandiag.load_generator(path, latent_dim=5, allow_torchscript=True).sample(4).shape == (4, 5)
+    assert main(["sample", str(path), "--allow-torchscript", "--out", str(tmp_path / "o.npy")]) == 2
     assert "nolatent.pt" in capsys.readouterr().err
-    assert main(["sample", str(path), "--latent-dim", "5", "--n", "4", "--out", str(tmp_path / "o.npy")]) == 0
+    assert main(["sample", str(path), "--allow-torchscript", "--latent-dim", "5", "--n", "4",
+                 "--out", str(tmp_path / "o.npy")]) == 0
     assert np.load(tmp_path / "o.npy").shape == (4, 5)
 
 

@@ -77,6 +77,7 @@ def audit(
     latent: str | None = None,
     latent_dim: int | None = None,
     device: str = "cpu",
+    allow_torchscript: bool = False,
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
@@ -84,14 +85,16 @@ def audit(
     ``n``, ``seed``, ``metrics`` and ``scorer_options`` (``ci``, ``thresholds``, ``max_points``,
     ``ndb_bins``, ``extractor``, ``inception_weights``) go to :class:`gandiag.scoring.Scorer`.
     ``floor`` adds the real-vs-real row. ``progress`` shows a tqdm bar over checkpoints.
-    ``latent``, ``latent_dim`` and ``device`` go to :func:`gandiag.load_generator`.
+    ``latent``, ``latent_dim``, ``device`` and ``allow_torchscript`` (loading TorchScript runs code
+    from the file: only for trusted files) go to :func:`gandiag.load_generator`.
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if not sources:
         raise GandiagInputError("audit: give at least one SOURCE (a checkpoint, program, sample file or run folder)")
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
-    total, items = iter_sources(list(sources), scorer.reference, latent=latent, latent_dim=latent_dim, device=device)
+    total, items = iter_sources(list(sources), scorer.reference, latent=latent, latent_dim=latent_dim, device=device,
+                                allow_torchscript=allow_torchscript)
     rows: list[pd.Series] = []
     failures: list[Exception] = []
     for source, run, step, gen in tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress):

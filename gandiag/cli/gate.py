@@ -16,12 +16,13 @@ import argparse
 import sys
 
 from ..errors import GandiagInputError
+from .options import add_torchscript_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gate", help="CI quality gate: exit 1 when a checkpoint fails its checks",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="SOURCE", help="checkpoint (.pt), program (.pt2), TorchScript (.pt), "
+    p.add_argument("source", metavar="SOURCE", help="checkpoint (.pt), program (.pt2), TorchScript (.pt, with --allow-torchscript), "
                    "samples (.npy/.npz), or a run folder (its last checkpoint)")
     p.add_argument("--config", required=True, metavar="FILE",
                    help="pyproject.toml with [tool.gandiag.gate], or a TOML file with [gate]")
@@ -29,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="baseline checkpoint for the metrics' margin rules")
     p.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML, one test case per check")
     p.add_argument("--device", default="cpu", help="torch device to run generators on (default cpu)")
+    add_torchscript_option(p)
     p.set_defaults(func=run)
 
 
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     try:
-        result = run_gate(args.source, config, args.baseline, device=args.device)
+        result = run_gate(args.source, config, args.baseline, device=args.device,
+                          allow_torchscript=args.allow_torchscript)
     except GandiagInputError:
         raise
     except Exception as exc:  # an error while scoring is exit 2, not a failed gate

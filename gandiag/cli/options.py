@@ -17,16 +17,25 @@ def add_latent_options(parser: argparse.ArgumentParser) -> None:
                         help="latent prior: normal N(0, I) (default) or uniform U[-1, 1]")
     parser.add_argument("--latent-dim", type=int, default=None, help="override the latent dimension read from the source")
     parser.add_argument("--device", default="cpu", help="torch device to run generators on (default cpu)")
+    add_torchscript_option(parser)
+
+
+def add_torchscript_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-torchscript``: the only way a command loads a TorchScript archive."""
+    parser.add_argument("--allow-torchscript", action="store_true",
+                        help="load TorchScript archives; this RUNS CODE FROM THE FILE (it can read and write "
+                             "files): only for files you trust")
 
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
-    return dict(latent=args.latent, latent_dim=args.latent_dim, device=args.device)
+    return dict(latent=args.latent, latent_dim=args.latent_dim, device=args.device,
+                allow_torchscript=args.allow_torchscript)
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     """What ``score`` and ``audit`` share: the reference, n, seed, metric selection, intervals, thresholds."""
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
-                        help="checkpoints (.pt), programs (.pt2), TorchScript (.pt), samples (.npy/.npz), run folders")
+                        help="checkpoints (.pt), programs (.pt2), TorchScript (.pt, with --allow-torchscript), samples (.npy/.npz), run folders")
     parser.add_argument("--reference", required=True, help="ring8, grid25, digits, stacked-digits, or a .npy/.npz/image folder")
     parser.add_argument("--n", type=int, default=None,
                         help="samples per side (default 10000; half the stored samples for digits and files)")

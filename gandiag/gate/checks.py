@@ -228,18 +228,22 @@ def evaluate(config: GateConfig, row: Mapping[str, Any], baseline_row: Mapping[s
     return checks
 
 
-def load_source(source: str | Path, config: GateConfig, *, device: str = "cpu") -> Any:
-    """The generator to gate in ``source``: a file, or a folder's last checkpoint."""
+def load_source(source: str | Path, config: GateConfig, *, device: str = "cpu", allow_torchscript: bool = False) -> Any:
+    """The generator to gate in ``source``: a file, or a folder's last checkpoint.
+
+    TorchScript archives load only with ``allow_torchscript=True`` (it runs code from the file).
+    """
     from ..loading import Run, load_generator
 
-    gen = load_generator(source, latent=config.latent, latent_dim=config.latent_dim, device=device)
+    gen = load_generator(source, latent=config.latent, latent_dim=config.latent_dim, device=device,
+                         allow_torchscript=allow_torchscript)
     if isinstance(gen, Run):
         gen = gen.load(len(gen) - 1)
     return gen
 
 
 def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None = None, *,
-             device: str = "cpu") -> GateResult:
+             device: str = "cpu", allow_torchscript: bool = False) -> GateResult:
     """Score ``source`` (and ``baseline``) with one scorer and evaluate ``config``'s checks.
 
     Raises :class:`GandiagInputError` for sources that cannot be loaded or sampled, and when a
@@ -251,8 +255,9 @@ def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None
     if baseline is not None and not config.has_baseline_rules:
         raise GandiagInputError(f"--baseline {baseline}: {config.origin} sets no metric margin, so the baseline "
                                 "would not be used; add e.g. margin = 0.01 to a [metrics.NAME] table")
-    gen = load_source(source, config, device=device)
-    base_gen = load_source(baseline, config, device=device) if baseline is not None else None
+    gen = load_source(source, config, device=device, allow_torchscript=allow_torchscript)
+    base_gen = (load_source(baseline, config, device=device, allow_torchscript=allow_torchscript)
+                if baseline is not None else None)
     try:
         scorer = Scorer(config.reference, n=config.n, seed=config.seed, metrics=list(config.scored_metrics),
                         ci=config.resamples, thresholds=config.thresholds)

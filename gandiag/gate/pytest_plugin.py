@@ -51,11 +51,13 @@ def gandiag_gate(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """``gandiag_gate(source, config=None, baseline=None)``: gate a checkpoint; see the module docstring."""
     rootpath = Path(request.config.rootpath)
 
-    def gate(source: Any, config: Any = None, baseline: Any = None, *, device: str = "cpu") -> Any:
+    def gate(source: Any, config: Any = None, baseline: Any = None, *, device: str = "cpu",
+             allow_torchscript: bool = False) -> Any:
         __tracebackhide__ = True
         from .checks import run_gate
 
-        result = run_gate(source, _config(config, rootpath), baseline, device=device)
+        result = run_gate(source, _config(config, rootpath), baseline, device=device,
+                          allow_torchscript=allow_torchscript)
         if not result.passed:
             raise AssertionError(result.failure_report())
         return result
