@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the real imports happen on first use (module __getattr__ be
     from .generators import Generator, LatentSpec
     from .loading import Run, load_generator
     from .references import REFERENCE_NAMES, Reference, reference
-    from .registry import available_architectures, register_architecture
+    from .architectures import available_architectures, register_architecture
     from .scoring import score
 
 __version__ = "0.1.0"
@@ -50,7 +50,7 @@ _LAZY = {
     "Generator": ".generators", "LatentSpec": ".generators",
     "Run": ".loading", "load_generator": ".loading",
     "REFERENCE_NAMES": ".references", "Reference": ".references", "reference": ".references",
-    "available_architectures": ".registry", "register_architecture": ".registry",
+    "available_architectures": ".architectures", "register_architecture": ".architectures",
     "score": ".scoring", "audit": ".auditing", "Report": ".auditing",
 }
 

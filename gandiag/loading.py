@@ -30,7 +30,7 @@ from .generators import (
 )
 from .references import Reference, _load_array_file
 from .references import reference as _reference
-from .registry import available_architectures, resolve_architecture
+from .architectures import available_architectures, resolve_architecture
 
 CHECKPOINT_SUFFIXES = (".pt", ".pt2", ".npy", ".npz")
 

@@ -195,10 +195,10 @@ def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
 
 def _digit_classifier() -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
     try:
-        from .features.digits import assign_digit_labels
+        from .digits_classifier import assign_digit_labels
     except ImportError as exc:  # pragma: no cover - present once the feature issue lands
         raise GandiagInputError(
-            "mode labels for digits need gandiag's shipped digits classifier (gandiag.features.digits)"
+            "mode labels for digits need gandiag's shipped digits classifier (gandiag.digits_classifier)"
         ) from exc
     return assign_digit_labels
 
@@ -331,3 +331,33 @@ def reference(name_or_path: str | Path | Reference) -> Reference:
         f"unknown reference {key!r}: use one of {', '.join(REFERENCE_NAMES)}, "
         "or a path to a .npy/.npz file or a folder of images"
     )
+
+
+#: Seed offset of the second, independent sample of an unlimited reference (the real-vs-real row).
+FLOOR_SEED_OFFSET = 1_000_003
+
+
+def stored_samples(ref: Reference) -> int | None:
+    """How many samples a reference made of stored samples holds (``None`` for a sampler without limit)."""
+    return len(ref) if isinstance(ref, _Empirical) else None
+
+
+def reference_pair(ref: Reference, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(real, second)``: the reference sample every row is scored against, and an independent one.
+
+    The one seeding scheme of the real-vs-real floor, used by ``score``, ``audit``, ``compare``
+    and ``gate``: ``real = ref.sample(n, seed)`` and ``second = ref.sample(n, seed +
+    FLOOR_SEED_OFFSET)``; for a reference of stored samples, the two halves of one seeded
+    permutation, ``ref.sample(2n, seed)``, so that no stored sample is in both (it needs 2n of
+    them). Comparing ``second`` with ``real`` is what a perfect generator would score.
+    """
+    stored = stored_samples(ref)
+    if stored is not None:
+        if 2 * n > stored:
+            raise GandiagInputError(
+                f"--n {n}: reference {ref.name!r} holds {stored} samples; the real-vs-real floor needs "
+                f"two disjoint sets of n, so use --n {stored // 2} or less"
+            )
+        both = ref.sample(2 * n, seed=seed)
+        return both[:n], both[n:]
+    return ref.sample(n, seed=seed), ref.sample(n, seed=seed + FLOOR_SEED_OFFSET)

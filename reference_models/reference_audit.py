@@ -23,8 +23,7 @@ import pandas as pd
 import gandiag
 from gandiag.atomic import atomic_write_text
 from gandiag.checkpoint import step_from_name
-from gandiag.compare import markdown_table
-from gandiag.compare.output import save_table
+from gandiag.tables import markdown_table, save_table
 
 from .recipes import make_config
 from .trainer import checkpoints, train

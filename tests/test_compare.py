@@ -16,8 +16,8 @@ from gandiag.compare import (
     lines_sweep,
     rank_correlations,
 )
-from gandiag.compare import report as report_module
-from gandiag.compare import rows as rows_module
+from reference_models import divergence_report as report_module
+from gandiag.scoring import divergence_row as rows_module
 from gandiag.metrics import transport
 from gandiag.metrics.wasserstein import SubsampledWarning
 
@@ -143,8 +143,8 @@ def test_report_from_run_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "DEFAULT_THETAS", (0.0, 0.5))
     run = _ring_run(tmp_path / "gan-ring8", steps=(100, 200, 300))
     out = tmp_path / "reports"
-    assert report_module.main(["report", "--out", str(out), "--runs", str(run), "--n", "120", "--repeats", "0"]) == 0
+    assert report_module.main(["--out", str(out), "--runs", str(run), "--n", "120", "--repeats", "0"]) == 0
     text = (out / "divergences.md").read_text()
-    assert "Parallel lines" in text and "Run `gan-ring8`" in text and "python -m gandiag.compare report" in text
+    assert "Parallel lines" in text and "Run `gan-ring8`" in text and "python -m reference_models.divergence_report" in text
     assert (out / "divergences.png").stat().st_size > 0
-    assert report_module.main(["report", "--out", str(out), "--runs", str(tmp_path / "missing")]) == 2
+    assert report_module.main(["--out", str(out), "--runs", str(tmp_path / "missing")]) == 2

@@ -10,9 +10,9 @@ import torch_fidelity
 import gandiag
 from gandiag.errors import GandiagInputError
 from gandiag.features import available_extractors, extract_features, get_extractor, register_torch_fidelity
-from gandiag.features import digits as digits_module
+from gandiag import digits_classifier as digits_module
 from gandiag.features.inception import ENV_VAR, InceptionExtractor, InceptionWeightsError, to_uint8_rgb, write_random_weights
-from gandiag.features.train_digits import train
+from reference_models.train_digits import train
 from gandiag.metrics import fid
 
 

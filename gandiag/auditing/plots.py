@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..compare.output import plot_metric_axes, save_figure
-from ..scoring import REAL_VS_REAL
+from ..figures import plot_metric_axes
+from ..schema import REAL_VS_REAL
+from ..tables import save_figure
 
 if TYPE_CHECKING:
     from .report import Report

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path, atomic_write_text
-from ..compare.output import markdown_table, save_table
-from ..modes.run_flags import FLAG_NAMES, RunFindings
+from ..modes.run_flags import RunFindings
 from ..references import Reference
-from ..scoring import REAL_VS_REAL
+from ..schema import FLAG_NAMES, REAL_VS_REAL
+from ..tables import markdown_table, save_table
 
 __all__ = ["Report", "filled_columns"]
 

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         frame = compare.compare_sources(args.sources, args.reference, n=args.n, seed=args.seed,
                                         repeats=args.repeats, floor=not args.no_floor, progress=progress)
         correlations = compare.rank_correlations(frame)
-        shown = ["source", "step", *[c for c in compare.DIVERGENCE_COLUMNS if frame[c].notna().any()]]
+        shown = ["source", "step", *[c for c in compare.ROW_COLUMNS if frame[c].notna().any()]]
         print(compare.markdown_table(frame, shown), end="")
         print("\nSpearman rank correlations (vs_step: against training step)\n")
         print(compare.markdown_table(correlations, digits=3), end="")

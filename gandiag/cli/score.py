@@ -55,7 +55,7 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..auditing.report import filled_columns
-    from ..compare import markdown_table
+    from ..tables import markdown_table
 
     out = Path(args.out) if args.out else None
     if out is not None:

@@ -6,18 +6,21 @@
   real-vs-real floor; :func:`rank_correlations` - Spearman correlation of each divergence with
   the training step and with each other;
 * :func:`divergences` - all divergences between two sample sets as one row, with intervals;
-* ``python -m gandiag.compare report --out reports/`` regenerates ``reports/divergences.md``.
+* ``python -m reference_models.divergence_report --out reports/`` regenerates ``reports/divergences.md``
+  (it trains, so it lives beside the trainers).
 """
 
 from .lines import DEFAULT_THETAS, lines_samples, lines_sweep, lines_truth
-from .output import markdown_table, write_lines, write_run
-from .rows import DIVERGENCE_COLUMNS, divergence_floor, divergences
-from .runs import REAL_VS_REAL, compare_sources, rank_correlations
+from ..schema import REAL_VS_REAL
+from ..scoring.divergence_row import ROW_COLUMNS, divergence_floor, divergences
+from ..tables import markdown_table
+from .output import write_lines, write_run
+from .runs import compare_sources, rank_correlations
 
 __all__ = [
     "DEFAULT_THETAS",
-    "DIVERGENCE_COLUMNS",
     "REAL_VS_REAL",
+    "ROW_COLUMNS",
     "compare_sources",
     "divergence_floor",
     "divergences",

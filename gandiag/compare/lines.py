@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import GandiagInputError
-from .rows import divergences
+from ..scoring.divergence_row import divergences
 
 __all__ = ["DEFAULT_THETAS", "lines_samples", "lines_truth", "lines_sweep"]
 

@@ -1,7 +1,7 @@
 """Divergences along a training run, and how they rank the checkpoints.
 
 For each checkpoint of each SOURCE, n generated samples are compared with one fixed set of n
-reference samples, with every divergence of :mod:`gandiag.compare.rows`. Whether a divergence
+reference samples, with every divergence of :mod:`gandiag.scoring.divergence_row`. Whether a divergence
 tracks training is read from Spearman's rank correlation (Spearman 1904) with the training
 step, and whether two divergences agree from their rank correlation with each other: rank
 correlation asks only "does it order the checkpoints the same way", which is what a model
@@ -23,11 +23,12 @@ from ..generators import Generator
 from ..loading import iter_sources
 from ..references import Reference
 from ..references import reference as get_reference
-from .rows import DIVERGENCE_COLUMNS, divergence_floor, divergences
+from ..references import reference_pair
+from ..schema import REAL_VS_REAL
+from ..scoring.divergence_row import ROW_COLUMNS, divergences
 
 __all__ = ["REAL_VS_REAL", "compare_sources", "rank_correlations"]
 
-REAL_VS_REAL = "real-vs-real"
 MIN_POINTS = 3
 
 
@@ -54,7 +55,7 @@ def compare_sources(
     if int(n) != n or n < 16:
         raise GandiagInputError(f"--n: need an integer >= 16, got {n!r}")
     ref = get_reference(reference)
-    real = ref.sample(int(n), seed=int(seed))
+    real, second = reference_pair(ref, int(n), int(seed))
     total, items = iter_sources(sources, ref)
     rows = []
     failures = []
@@ -66,13 +67,13 @@ def compare_sources(
             row.update(divergences(real, gen.sample(int(n), seed=int(seed)), seed=seed, repeats=repeats))
         except SourceError as exc:  # one bad checkpoint: recorded, the others still count
             failures.append(exc)
-            row.update({c: math.nan for c in DIVERGENCE_COLUMNS}, notes=str(exc))
+            row.update({c: math.nan for c in ROW_COLUMNS}, notes=str(exc))
         rows.append(row)
     if len(failures) == len(rows):
         raise failures[0]
     if floor:
         rows.append({"source": REAL_VS_REAL, "step": None, "n": int(n), "seed": int(seed),
-                     **divergence_floor(ref, int(n), seed=seed, repeats=repeats)})
+                     **divergences(real, second, seed=seed, repeats=repeats)})
     frame = pd.DataFrame(rows)
     frame["step"] = frame["step"].astype("Int64")
     return frame
@@ -92,7 +93,7 @@ def rank_correlations(frame: pd.DataFrame, metrics: Sequence[str] | None = None)
     of the step correlation; NaN where fewer than 3 points or a constant column.
     """
     rows = frame[frame["source"] != REAL_VS_REAL] if "source" in frame else frame
-    metrics = [m for m in (metrics or DIVERGENCE_COLUMNS) if m in rows and rows[m].notna().any()]
+    metrics = [m for m in (metrics or ROW_COLUMNS) if m in rows and rows[m].notna().any()]
     step = pd.to_numeric(rows["step"], errors="coerce").to_numpy(dtype=float) if "step" in rows else None
     out = []
     for m in metrics:

@@ -20,7 +20,6 @@ Location: ``$GANDIAG_CACHE_DIR/features``, else ``$XDG_CACHE_HOME/gandiag/featur
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .._hashing import array_sha256, bytes_sha256, file_sha256
 from ..atomic import atomic_path
 from ..errors import GandiagInputError
 
@@ -45,29 +45,6 @@ def default_cache_dir() -> Path:
     if not root:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gandiag"
     return Path(root).expanduser() / "features"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def array_sha256(x: Any) -> str:
-    """SHA-256 of an array's dtype, shape and bytes (numpy or torch, any device)."""
-    if isinstance(x, torch.Tensor):
-        t = x.detach().cpu()
-        arr = (t.float() if t.dtype == torch.bfloat16 else t).contiguous().numpy()
-    else:
-        arr = np.ascontiguousarray(np.asarray(x))
-    if arr.dtype == object:
-        raise GandiagInputError("samples: an object array cannot be hashed for the feature cache")
-    digest = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-    digest.update(memoryview(arr.reshape(-1)).cast("B"))
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -98,7 +75,7 @@ class FeatureCache:
             "weights_sha256": extractor.weights_sha256,
             "extra": {k: str(v) for k, v in sorted(extra.items())},
         }
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return bytes_sha256(json.dumps(fields, sort_keys=True).encode())
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npy"

@@ -18,7 +18,6 @@ to 299 x 299 itself, as torch-fidelity does.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import warnings
@@ -30,6 +29,7 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from .._arrays import to_numpy
+from .._hashing import bytes_sha256
 from ..errors import GandiagInputError
 
 __all__ = [
@@ -83,7 +83,7 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         raise InceptionWeightsError(f"{path}: not a readable weights file ({type(exc).__name__}); {_HOW_TO_GET}") from exc
     if not isinstance(state, dict):
         raise InceptionWeightsError(f"{path}: holds {type(state).__name__}, not a state dict; {_HOW_TO_GET}")
-    return state, hashlib.sha256(data).hexdigest()
+    return state, bytes_sha256(data)
 
 
 class InceptionV3(FeatureExtractorInceptionV3):

@@ -27,12 +27,10 @@ Anything else -- an unknown key, metric or flag name, a value of the wrong type,
 a gate with nothing to check -- raises :class:`GandiagInputError` naming the file and the full
 key (``gate.toml: gate.metrics.w1.maxx: unknown key; use min, max, margin``).
 
-Which way is worse, for the baseline rule (:data:`WORSE`): higher for ``js``, ``js_density``,
-``c2st_accuracy``, ``w1``, ``w2``, ``sliced_w``, ``sinkhorn``, ``fid``, ``kid``, ``mode_kl``,
-``ndb``, ``ndb_k``; lower for ``precision``, ``recall``, ``density``, ``coverage``,
-``modes_captured``, ``hq_fraction``, ``effective_modes``, ``c2st_pvalue``; for
-``intra_mode_spread`` the distance from 1, ``|v - 1|`` (too narrow and too wide modes are both
-worse); ``modes_total`` has none.
+Which way is worse, for the baseline rule, is each metric's registered direction
+(:attr:`gandiag.metrics.registry.MetricSpec.worse`: higher, lower, or for ``intra_mode_spread``
+the distance from 1, ``|v - 1|``, since too narrow and too wide modes are both worse); a margin
+needs a direction and an interval (:data:`BASELINE_METRICS`).
 """
 
 from __future__ import annotations
@@ -44,26 +42,18 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import GandiagInputError
-from ..modes.flags import FLAG_COLUMNS, FlagThresholds
+from ..metrics.registry import get_spec
+from ..modes.flags import FlagThresholds
 from ..references import REFERENCE_NAMES
+from ..schema import FLAG_NAMES
 from ..scoring.catalog import METRIC_NAMES
 
 __all__ = ["BASELINE_METRICS", "FLAG_NAMES", "GateConfig", "MetricRule", "WORSE", "load_config", "parse_config"]
 
-#: Flags a gate can require to be false.
-FLAG_NAMES: tuple[str, ...] = FLAG_COLUMNS[:3]
-#: metric -> which way is worse: "higher", "lower" or "from1" (distance from 1).
-WORSE: dict[str, str] = {
-    **{m: "higher" for m in ("js", "js_density", "c2st_accuracy", "w1", "w2", "sliced_w", "sinkhorn",
-                             "fid", "kid", "mode_kl", "ndb", "ndb_k")},
-    **{m: "lower" for m in ("precision", "recall", "density", "coverage", "modes_captured", "hq_fraction",
-                            "effective_modes", "c2st_pvalue")},
-    "intra_mode_spread": "from1",
-}
-#: Metrics the scorer gives no resampling interval for (one classifier, one NDB test, a constant).
-NO_INTERVAL: tuple[str, ...] = ("c2st_accuracy", "c2st_pvalue", "ndb", "ndb_k", "modes_total")
+#: metric -> which way is worse ("higher", "lower", "from1"), read from the registry.
+WORSE: dict[str, str] = {m: get_spec(m).worse for m in METRIC_NAMES if get_spec(m).worse}
 #: Metrics a baseline ``margin`` may be set on: a direction and an interval.
-BASELINE_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m in WORSE and m not in NO_INTERVAL)
+BASELINE_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m in WORSE and get_spec(m).has_interval)
 DEFAULT_RESAMPLES = 20
 RULE_KEYS = ("min", "max", "margin")
 TOP_KEYS = ("reference", "n", "seed", "resamples", "flags", "metrics", "thresholds", "latent", "latent_dim")
@@ -157,7 +147,7 @@ def _metric_rule(where: str, prefix: str, name: str, value: Any) -> MetricRule:
     if "margin" in table:
         margin = _number(where, f"{key}.margin", table["margin"], minimum=0.0)
         if name not in BASELINE_METRICS:
-            why = "has no resampling interval" if name in NO_INTERVAL else "has no better or worse direction"
+            why = "has no resampling interval" if not get_spec(name).has_interval else "has no better or worse direction"
             raise _fail(where, f"{key}.margin", f"{name} {why}, so a baseline rule cannot tell a regression from "
                         f"noise; margins apply to {', '.join(BASELINE_METRICS)}")
     return MetricRule(name, low, high, margin)

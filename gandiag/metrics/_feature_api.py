@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import GandiagInputError
+from ..schema import FEATURE_COLUMNS
 from .fid import fid
 from .frechet import frechet_distance
 from .intervals import _quantiles, bootstrap_interval, subsample_interval
@@ -25,8 +26,7 @@ from .prdc import prdc
 
 __all__ = ["FEATURE_COLUMNS", "feature_intervals", "feature_metric", "fid", "frechet_distance", "kid", "prdc"]
 
-PRDC_COLUMNS = ("precision", "recall", "density", "coverage")
-FEATURE_COLUMNS = ("fid", "kid", *PRDC_COLUMNS)
+PRDC_COLUMNS = FEATURE_COLUMNS[2:]  # precision, recall, density, coverage: one PRDC pass
 
 
 def feature_metric(column: str, **options: Any) -> Callable[[Any, Any], float]:

@@ -95,17 +95,12 @@ def real_vs_real(metric: Metric, reference: Any, n: int, *, seed: int = 0, **met
     """``metric`` between two independent samples of size ``n`` from ``reference``.
 
     ``reference`` is a :class:`gandiag.Reference` (or a name/path for :func:`gandiag.reference`);
-    the two samples use seeds derived from ``seed`` (``2*seed + 1`` and ``2*seed + 2``). For a
-    reference made of stored samples (``digits``, files) with at least ``2n`` of them, the two
-    halves of one seeded permutation are used instead, so no stored sample appears in both.
+    the two samples are :func:`gandiag.references.reference_pair` ``(ref, n, seed)``: the sample a
+    generator is scored against with this seed and an independent one (for stored samples, the two
+    halves of one seeded permutation), the same pair as the real-vs-real row of every command.
     """
-    from ..references import _Empirical
     from ..references import reference as get_reference
+    from ..references import reference_pair
 
-    ref = get_reference(reference)
-    if isinstance(ref, _Empirical) and 2 * n <= len(ref):
-        both = ref.sample(2 * n, seed=2 * int(seed) + 1)
-        return metric(both[:n], both[n:], **metric_kwargs)
-    a = ref.sample(n, seed=2 * int(seed) + 1)
-    b = ref.sample(n, seed=2 * int(seed) + 2)
-    return metric(a, b, **metric_kwargs)
+    real, second = reference_pair(get_reference(reference), int(n), int(seed))
+    return metric(real, second, **metric_kwargs)

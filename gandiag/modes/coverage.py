@@ -42,6 +42,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from ..errors import GandiagInputError
+from ..schema import MODE_COLUMNS
 
 __all__ = [
     "MODE_COLUMNS",
@@ -52,16 +53,6 @@ __all__ = [
     "mode_metrics",
     "within_mode_std",
 ]
-
-#: The scalar mode metrics, named as the report columns (CONTRACT.md section 5).
-MODE_COLUMNS = (
-    "modes_total",
-    "modes_captured",
-    "hq_fraction",
-    "mode_kl",
-    "effective_modes",
-    "intra_mode_spread",
-)
 
 
 class ModeAssigner(Protocol):

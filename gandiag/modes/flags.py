@@ -40,11 +40,9 @@ import numpy as np
 from scipy import stats
 
 from ..errors import GandiagInputError
+from ..schema import FLAG_COLUMNS
 
 __all__ = ["FLAG_COLUMNS", "FlagThresholds", "detect_flags", "dropped_modes"]
-
-#: The flag columns of a report row (CONTRACT.md section 5).
-FLAG_COLUMNS = ("mode_dropping", "mode_collapse", "low_quality", "evidence")
 
 _LISTED = 8  # modes named in the evidence before "+N more"
 

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import GandiagInputError
+from ..schema import FLAG_NAMES
 from .flags import listed
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "non_convergence",
 ]
 
-FLAG_NAMES = ("mode_dropping", "mode_collapse", "low_quality")
 DEFAULT_SERIES = ("loss_d", "loss_g", "js", "w1", "fid", "mode_kl", "hq_fraction", "effective_modes")
 
 

@@ -6,7 +6,8 @@
 * :func:`resolve_metrics`, :data:`FAMILIES`, :data:`METRIC_NAMES` - what can be selected by name.
 """
 
-from .catalog import FAMILIES, METRIC_NAMES, REPORT_COLUMNS, resolve_metrics
-from .scorer import DEFAULT_N, REAL_VS_REAL, Scorer, score
+from ..schema import DEFAULT_N, REAL_VS_REAL, REPORT_COLUMNS
+from .catalog import FAMILIES, METRIC_NAMES, resolve_metrics
+from .scorer import Scorer, score
 
 __all__ = ["DEFAULT_N", "FAMILIES", "METRIC_NAMES", "REAL_VS_REAL", "REPORT_COLUMNS", "Scorer", "resolve_metrics", "score"]

@@ -1,8 +1,10 @@
 """Which metrics exist, which apply to a reference, and how a user names them (CONTRACT.md section 5).
 
-Metrics come in four families, each computed by one module:
+What each metric is (family, direction, interval, label, default, where it applies) is registered
+once in :mod:`gandiag.metrics.registry`; this module reads it. Metrics come in four families, each
+computed by one runner of :mod:`gandiag.scoring.runners`:
 
-* ``divergences`` (:mod:`gandiag.compare.rows`): ``js``, ``c2st_accuracy``, ``c2st_pvalue``,
+* ``divergences`` (:mod:`gandiag.scoring.divergence_row`): ``js``, ``c2st_accuracy``, ``c2st_pvalue``,
   ``w1``, ``w2``, ``sliced_w``, ``sinkhorn``, and on request ``js_density`` (vectors, d <= 3);
 * ``features`` (:mod:`gandiag.metrics`, on the reference's feature extractor): ``fid``, ``kid``,
   ``precision``, ``recall``, ``density``, ``coverage``;
@@ -22,32 +24,22 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..errors import GandiagInputError
-from ..metrics.js_density import MAX_DIM
-from ..modes.flags import FLAG_COLUMNS
+from ..metrics.registry import families, get_spec, metric_names
+from ..schema import REPORT_COLUMNS
 
-__all__ = ["FAMILIES", "METRIC_NAMES", "OPTIONAL", "REPORT_COLUMNS", "resolve_metrics"]
+__all__ = ["FAMILIES", "METRIC_NAMES", "OPTIONAL", "REPORT_COLUMNS", "family_of", "resolve_metrics"]
 
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "divergences": ("js", "c2st_accuracy", "c2st_pvalue", "w1", "w2", "sliced_w", "sinkhorn"),
-    "features": ("fid", "kid", "precision", "recall", "density", "coverage"),
-    "modes": ("modes_total", "modes_captured", "hq_fraction", "mode_kl", "effective_modes", "intra_mode_spread"),
-    "ndb": ("ndb", "ndb_k"),
-}
+#: family -> its default metrics (from :mod:`gandiag.metrics.registry`).
+FAMILIES: dict[str, tuple[str, ...]] = families()
 #: Metrics computed only when asked for by name (not in the default set).
-OPTIONAL = ("js_density",)
-METRIC_NAMES: tuple[str, ...] = (*(m for names in FAMILIES.values() for m in names), *OPTIONAL)
-#: Columns of a score row, in order (CONTRACT.md section 5), before the extras (intervals, notes).
-REPORT_COLUMNS: tuple[str, ...] = (
-    "source", "step", "n", "seed", *(m for m in METRIC_NAMES if m not in OPTIONAL), *FLAG_COLUMNS,
-)
+OPTIONAL: tuple[str, ...] = tuple(m for m in metric_names() if not get_spec(m).default)
+#: Every metric name, in report order.
+METRIC_NAMES: tuple[str, ...] = (*metric_names(default_only=True), *OPTIONAL)
 
 
 def family_of(metric: str) -> str:
-    """The family that computes ``metric`` (``js_density`` is a divergence)."""
-    for family, names in FAMILIES.items():
-        if metric in names:
-            return family
-    return "divergences"
+    """The family that computes ``metric``."""
+    return get_spec(metric).family
 
 
 def resolve_metrics(
@@ -55,14 +47,15 @@ def resolve_metrics(
 ) -> tuple[str, ...]:
     """The metric names to compute, in report order, for data with ``is_vector``/``dim``.
 
-    Raises :class:`GandiagInputError` naming an unknown metric, or a metric that does not apply
+    ``None`` selects every default metric that applies (:meth:`MetricSpec.unavailable`). Raises
+    :class:`GandiagInputError` naming an unknown metric, or a metric that does not apply
     (``js_density`` on images or d > 3; feature metrics on images without a feature extractor).
     """
+    def why_not(name: str) -> str | None:
+        return get_spec(name).unavailable(is_vector=is_vector, dim=dim, features_available=features_available)
+
     if selection is None:
-        wanted = [m for m in METRIC_NAMES if m not in OPTIONAL]
-        if not features_available:
-            wanted = [m for m in wanted if m not in FAMILIES["features"]]
-        return tuple(wanted)
+        return tuple(m for m in metric_names(default_only=True) if why_not(m) is None)
     items = [s.strip() for s in selection.split(",")] if isinstance(selection, str) else [str(s).strip() for s in selection]
     items = [s for s in items if s]
     if not items:
@@ -78,11 +71,7 @@ def resolve_metrics(
                 f"--metrics: unknown metric {item!r}; use metric names ({', '.join(METRIC_NAMES)}) "
                 f"or families ({', '.join(FAMILIES)})"
             )
-    if "js_density" in chosen and not (is_vector and dim <= MAX_DIM):
-        raise GandiagInputError(f"--metrics: js_density needs vector data with d <= {MAX_DIM}, this reference has d = {dim}")
-    if not features_available and chosen & set(FAMILIES["features"]):
-        raise GandiagInputError(
-            "--metrics: fid/kid/precision/recall/density/coverage on these images need the Inception weights file: "
-            "pass --inception-weights PATH or set GANDIAG_INCEPTION_WEIGHTS"
-        )
+    for name in METRIC_NAMES:
+        if name in chosen and why_not(name):
+            raise GandiagInputError(f"--metrics: {why_not(name)}")
     return tuple(m for m in METRIC_NAMES if m in chosen)

@@ -10,7 +10,7 @@ bins) -- and scores generators or sample arrays against it, one row each
   compares a second, independent reference sample (seed ``seed + FLOOR_SEED_OFFSET``; for a
   reference of stored samples, the other half of one seeded permutation, so no stored sample
   is in both) -- the real-vs-real row;
-* divergences (:func:`gandiag.compare.rows.divergences`), feature statistics on the reference's
+* divergences (:func:`gandiag.scoring.divergence_row.divergences`), feature statistics on the reference's
   extractor (samples themselves for vectors, the shipped digits classifier for ``digits`` and
   ``stacked-digits``, Inception from a given weights file for other images), mode metrics on
   the reference's modes or NDB bins (Richardson & Weiss 2018) and the flags of
@@ -35,21 +35,16 @@ import torch
 from .._arrays import to_numpy
 from ..errors import GandiagInputError, SourceError
 from ..generators import Generator, as_generator
-from ..metrics import fid, kid, prdc
-from ..metrics._feature_api import PRDC_COLUMNS, feature_intervals
-from ..metrics.intervals import _quantiles
-from ..modes import FlagThresholds, NDBBins, detect_flags, mode_metrics, ndb_test
-from ..references import Reference, _Empirical
+from ..metrics.registry import get_spec, metric_names
+from ..modes import FlagThresholds, NDBBins
+from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
 from ..references import reference as get_reference
-from .catalog import FAMILIES, METRIC_NAMES, OPTIONAL, REPORT_COLUMNS, family_of, resolve_metrics
-from ..modes.flags import FLAG_COLUMNS
+from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL, REPORT_COLUMNS
+from .catalog import resolve_metrics
+from .runners import RUNNERS
 
 __all__ = ["DEFAULT_N", "FLOOR_SEED_OFFSET", "REAL_VS_REAL", "Scorer", "score"]
 
-DEFAULT_N = 10_000
-FLOOR_SEED_OFFSET = 1_000_003
-REAL_VS_REAL = "real-vs-real"
-KID_SUBSET = 1000
 NDB_MIN_PER_BIN = 10  # reference samples per k-means bin below which k is lowered (noted)
 PLOT_SAMPLES = 2000  # generated vectors kept with each row for the report's scatter plots
 PLOT_IMAGES = 64  # generated images kept with each row for the report's 8 x 8 grids
@@ -62,9 +57,8 @@ SCORE_SINKHORN_POINTS = 1000
 
 def default_n(ref: Reference) -> int:
     """10,000, or half the stored samples of a reference made of them (so the floor has its own half)."""
-    if isinstance(ref, _Empirical):
-        return max(2, min(DEFAULT_N, len(ref) // 2))
-    return DEFAULT_N
+    stored = stored_samples(ref)
+    return DEFAULT_N if stored is None else max(2, min(DEFAULT_N, stored // 2))
 
 
 def _extractor_name(ref: Reference, given: str | None, weights: str | None) -> str | None:
@@ -122,7 +116,7 @@ class Scorer:
         self.extractor_name = _extractor_name(ref, extractor, inception_weights)
         self.metrics = resolve_metrics(metrics, is_vector=self.is_vector, dim=self.dim,
                                        features_available=self.extractor_name is not None)
-        self.families = {family_of(m) for m in self.metrics}
+        self.families = {get_spec(m).family for m in self.metrics}
         self.notes: list[str] = []
         self.real, self._floor_sample = self._reference_samples()
         self._extractor = None
@@ -143,16 +137,8 @@ class Scorer:
 
     # -- samples -------------------------------------------------------------------------
     def _reference_samples(self) -> tuple[np.ndarray, np.ndarray]:
-        ref, n = self.reference, self.n
-        if isinstance(ref, _Empirical):
-            if 2 * n > len(ref):
-                raise GandiagInputError(
-                    f"--n {n}: reference {ref.name!r} holds {len(ref)} samples; the real-vs-real floor needs "
-                    f"two disjoint sets of n, so use --n {len(ref) // 2} or less"
-                )
-            both = ref.sample(2 * n, seed=self.seed)
-            return _np(both[:n]), _np(both[n:])
-        return _np(ref.sample(n, seed=self.seed)), _np(ref.sample(n, seed=self.seed + FLOOR_SEED_OFFSET))
+        real, second = reference_pair(self.reference, self.n, self.seed)
+        return _np(real), _np(second)
 
     def sample(self, generator: Generator) -> np.ndarray:
         """``n`` samples of ``generator`` with the scorer's seed, checked against the reference's shape."""
@@ -171,75 +157,25 @@ class Scorer:
         return arr
 
     # -- scoring -------------------------------------------------------------------------
+    def features(self, fake: np.ndarray) -> np.ndarray:
+        """``fake`` through the scorer's feature extractor (the reference's features are ``real_features``)."""
+        return self._extractor(fake)
+
     def score_samples(self, fake: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(row of metric columns, details: per-mode shares and counts) for generated ``fake``."""
-        row: dict[str, Any] = {m: math.nan for m in METRIC_NAMES if m not in OPTIONAL or m in self.metrics}
-        row.update({f: pd.NA for f in FLAG_COLUMNS[:3]}, evidence="")
+        """(row of metric columns, details: per-mode shares and counts) for generated ``fake``.
+
+        Each family's runner (:mod:`gandiag.scoring.runners`) fills the selected columns of its family.
+        """
+        row: dict[str, Any] = {m: math.nan for m in metric_names() if get_spec(m).default or m in self.metrics}
+        row.update({f: pd.NA for f in FLAG_NAMES}, evidence="")
         details: dict[str, Any] = {}
         notes = list(self.notes)
-        if "divergences" in self.families:
-            from ..compare.rows import divergences
-
-            wanted = [m for m in self.metrics if family_of(m) == "divergences"]
-            div = divergences(self.real, fake, seed=self.seed, repeats=self.ci, max_points=self.max_points,
-                              sinkhorn_points=self.sinkhorn_points, classifier_points=self.max_points,
-                              metrics=wanted)
-            row.update({k: v for k, v in div.items() if k.split("_ci_")[0] in wanted})
-            if div.get("notes"):
-                notes.append(div["notes"])
-        if "features" in self.families:
-            notes += self._features(fake, row)
-        if "modes" in self.families or "ndb" in self.families:
-            self._modes(fake, row, details)
+        for runner in RUNNERS:
+            wanted = [m for m in self.metrics if get_spec(m).family == runner.family]
+            if wanted:
+                notes += runner.run(self, fake, wanted, row, details)
         row["notes"] = "; ".join(dict.fromkeys(n for n in notes if n))
         return row, details
-
-    def _features(self, fake: np.ndarray, row: dict[str, Any]) -> list[str]:
-        wanted = [m for m in self.metrics if family_of(m) == "features"]
-        feats = self._extractor(fake)
-        notes = []
-        subset = min(KID_SUBSET, self.n)
-        if subset < KID_SUBSET and "kid" in wanted:
-            notes.append(f"KID on subsets of {subset} (n < {KID_SUBSET})")
-        if "fid" in wanted:
-            row["fid"] = fid(self.real_features, feats)
-        if "kid" in wanted:
-            row["kid"] = kid(self.real_features, feats, subset_size=subset, seed=self.seed)
-        if set(wanted) & set(PRDC_COLUMNS):
-            values = prdc(self.real_features, feats)
-            row.update({k: values[k] for k in PRDC_COLUMNS if k in wanted})
-        if self.ci:
-            intervals = feature_intervals(self.real_features, feats, tuple(wanted), seed=self.seed,
-                                          n_boot=self.ci, repeats=self.ci)
-            for name, (low, high) in intervals.items():
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = low, high
-        return notes
-
-    def _modes(self, fake: np.ndarray, row: dict[str, Any], details: dict[str, Any]) -> None:
-        if "ndb" in self.families:
-            row.update(ndb_test(self.bins, fake).as_dict())
-        if "modes" not in self.families:
-            return
-        mm = mode_metrics(fake, self.assigner, self.real, seed=self.seed)
-        row.update({k: mm[k] for k in FAMILIES["modes"] if k in self.metrics})
-        row.update(detect_flags(mm, self.thresholds))
-        details.update({k: mm[k] for k in ("mode_shares", "reference_shares", "mode_counts", "mode_hq_counts",
-                                           "reference_hq_fraction", "mode_label")})
-        if self.ci:
-            self._mode_intervals(fake, row)
-
-    def _mode_intervals(self, fake: np.ndarray, row: dict[str, Any]) -> None:
-        """Subsample intervals of the mode metrics: half of each set, ``ci`` times, seeded."""
-        rng = np.random.default_rng(self.seed)
-        half = max(2, self.n // 2)
-        values = []
-        for _ in range(self.ci):
-            f = fake[rng.permutation(len(fake))[:half]]
-            r = self.real[rng.permutation(len(self.real))[:half]]
-            values.append(mode_metrics(f, self.assigner, r, seed=self.seed))
-        for name in FAMILIES["modes"]:
-            if name in self.metrics and name != "modes_total":
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _quantiles([v[name] for v in values], 0.95)
 
     def row(self, fake: np.ndarray, *, source: str, step: int | None = None) -> pd.Series:
         """The report row (a pandas Series) for generated samples ``fake``."""

@@ -1,6 +1,6 @@
 """Train gandiag's digits classifier reproducibly (shipped as gandiag/data/digits_classifier.pt).
 
-    python -m gandiag.features.train_digits --out gandiag/data/digits_classifier.pt
+    python -m reference_models.train_digits --out gandiag/data/digits_classifier.pt
 
 Data: scikit-learn's bundled digits (1797 images, no download), scaled to [-1, 1] as
 ``gandiag.reference('digits')``; every fifth image (index % 5 == 4, 359 images) is held out and
@@ -23,12 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_path
-from .digits import HQ_THRESHOLD, DigitsNet, held_out_mask
+from gandiag.atomic import atomic_path
+from gandiag.digits_classifier import HQ_THRESHOLD, DigitsNet, held_out_mask
 
 
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
-    from ..references import reference
+    from gandiag.references import reference
 
     ref = reference("digits")
     return ref.data, ref.labels
@@ -108,7 +108,7 @@ def train(epochs: int = 60, seed: int = 0) -> tuple[DigitsNet, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gandiag.features.train_digits", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reference_models.train_digits", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the weights (.pt)")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)

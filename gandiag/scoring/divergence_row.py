@@ -26,9 +26,10 @@ from ..metrics.intervals import real_vs_real, subsample_interval
 from ..metrics.js_density import MAX_DIM
 from ..metrics.wasserstein import DEFAULT_MAX_POINTS, EXACT_DIFFERENCES_MAX_DIM, SubsampledWarning, TransportWarning
 
-__all__ = ["DIVERGENCE_COLUMNS", "divergences", "divergence_floor"]
+__all__ = ["ROW_COLUMNS", "divergences", "divergence_floor"]
 
-DIVERGENCE_COLUMNS = ("js", "c2st_accuracy", "c2st_pvalue", "js_density", "w1", "w2", "sliced_w", "sinkhorn", "fid")
+#: The columns of :func:`divergences`: the divergence family, ``js_density`` and (vectors) ``fid``.
+ROW_COLUMNS = ("js", "c2st_accuracy", "c2st_pvalue", "js_density", "w1", "w2", "sliced_w", "sinkhorn", "fid")
 
 
 def _w(p: int) -> Callable[..., float]:
@@ -88,7 +89,7 @@ def divergences(
 ) -> dict[str, Any]:
     """All divergences between ``real`` and ``fake`` (numpy/torch, (n, d) or (n, C, H, W)).
 
-    ``metrics`` picks columns of :data:`DIVERGENCE_COLUMNS` (default: all that apply); the
+    ``metrics`` picks columns of :data:`ROW_COLUMNS` (default: all that apply); the
     others stay NaN. ``js``, ``c2st_accuracy`` and ``c2st_pvalue`` come from one classifier,
     trained on at most ``classifier_points`` samples per side (default: all; a seeded subset).
     ``max_points`` caps exact transport, ``sinkhorn_points`` (default ``max_points``) Sinkhorn.
@@ -104,14 +105,14 @@ def divergences(
     """
     if int(repeats) != repeats or repeats < 0:
         raise GandiagInputError(f"repeats must be a non-negative integer, got {repeats!r}")
-    wanted = set(DIVERGENCE_COLUMNS if metrics is None else metrics)
-    unknown = wanted - set(DIVERGENCE_COLUMNS)
+    wanted = set(ROW_COLUMNS if metrics is None else metrics)
+    unknown = wanted - set(ROW_COLUMNS)
     if unknown:
-        raise GandiagInputError(f"unknown divergences {sorted(unknown)}: use {', '.join(DIVERGENCE_COLUMNS)}")
+        raise GandiagInputError(f"unknown divergences {sorted(unknown)}: use {', '.join(ROW_COLUMNS)}")
     r, f = to_numpy(real, name="real"), to_numpy(fake, name="fake")
     is_vector = r.ndim <= 2
     d = int(np.prod(r.shape[1:])) if r.ndim > 1 else 1
-    row: dict[str, Any] = {c: np.nan for c in DIVERGENCE_COLUMNS}
+    row: dict[str, Any] = {c: np.nan for c in ROW_COLUMNS}
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TransportWarning)

@@ -2,11 +2,13 @@
 
 Regenerate (trains the two runs first, ~10 min on 2 CPU cores)::
 
-    python -m gandiag.compare report --out reports/
+    python -m reference_models.divergence_report --out reports/
 
 or on runs already trained (folders of checkpoints, e.g. from ``gandiag train``)::
 
-    python -m gandiag.compare report --out reports/ --runs RUN_DIR [RUN_DIR ...]
+    python -m reference_models.divergence_report --out reports/ --runs RUN_DIR [RUN_DIR ...]
+
+It lives beside the trainers because it trains; gandiag itself never imports ``reference_models``.
 """
 
 from __future__ import annotations
@@ -23,25 +25,29 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..atomic import atomic_write_text
-from ..errors import GandiagInputError
-from ..loading import load_generator
-from .lines import DEFAULT_THETAS, lines_sweep
-from .output import LABELS, markdown_table, plot_lines_axes, save_figure
-from .runs import REAL_VS_REAL, compare_sources, rank_correlations
+from gandiag.atomic import atomic_write_text
+from gandiag.compare.lines import DEFAULT_THETAS, lines_sweep
+from gandiag.compare.output import plot_lines_axes
+from gandiag.compare.runs import compare_sources, rank_correlations
+from gandiag.errors import GandiagInputError
+from gandiag.figures import label
+from gandiag.loading import load_generator
+from gandiag.schema import REAL_VS_REAL
+from gandiag.tables import markdown_table, save_figure
 
 __all__ = ["RUNS", "build_report", "main"]
 
 # Recipe -> checkpoint interval: 11 checkpoints over the recipe's default steps (2000 and 500).
 RUNS = {"gan-ring8": 200, "wgangp-ring8": 50}
 REFERENCE = "ring8"
+COMMAND = "python -m reference_models.divergence_report"
 RUN_COLUMNS = ["checkpoint", "js", "js_density", "c2st_accuracy", "w1", "w2", "sliced_w", "sinkhorn", "fid"]
 SATURATED = 0.99 * math.log(2.0)
 
 
 def train_runs(work: Path, seed: int) -> list[Path]:
     """Train the report's runs with ``gandiag train`` (the trainers' plug-in command)."""
-    from ..cli import main as gandiag_main
+    from gandiag.cli import main as gandiag_main
 
     folders = []
     for recipe, every in RUNS.items():
@@ -62,7 +68,7 @@ def _run_panel(frame: pd.DataFrame, ax, title: str) -> None:
     right = ax.twinx()
     for axis, metric, color in ((ax, "js", "C0"), (ax, "js_density", "C9"), (right, "w1", "C3"), (right, "sliced_w", "C1")):
         if runs[metric].notna().any():
-            axis.plot(step, runs[metric].to_numpy(dtype=float), "o-", ms=3, color=color, label=LABELS[metric])
+            axis.plot(step, runs[metric].to_numpy(dtype=float), "o-", ms=3, color=color, label=label(metric))
             if len(floor):
                 axis.axhline(float(floor[metric].iloc[0]), color=color, ls=":", lw=1)
     ax.axhline(math.log(2.0), color="grey", lw=0.5)
@@ -130,7 +136,7 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_report(out: Path, run_dirs: Sequence[Path], *, n: int = 2000, seed: int = 0, repeats: int = 5,
-                 command: str = "python -m gandiag.compare report --out reports/") -> list[Path]:
+                 command: str = f"{COMMAND} --out reports/") -> list[Path]:
     """Compute the lines sweep and the runs' divergences; write divergences.md and .png in ``out``."""
     out = Path(out)
     for folder in run_dirs:  # fail on a bad folder before the long computations
@@ -144,7 +150,7 @@ def build_report(out: Path, run_dirs: Sequence[Path], *, n: int = 2000, seed: in
     png = save_figure(_figure(lines, frames), out / "divergences.png")
     text = [
         "# Jensen-Shannon against Wasserstein\n",
-        "Regenerate with `python -m gandiag.compare report --out reports/`, which first trains "
+        f"Regenerate with `{COMMAND} --out reports/`, which first trains "
         + " and ".join(f"`gandiag train {r} --seed {seed} --checkpoint-every {k}`" for r, k in RUNS.items())
         + " (recipe defaults otherwise); `--runs DIR...` uses run folders already trained. "
         f"This copy: `{command}`; n = {n} samples per side, seed {seed}; run tables show value [low, high], a 95% "
@@ -169,10 +175,8 @@ def build_report(out: Path, run_dirs: Sequence[Path], *, n: int = 2000, seed: in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gandiag.compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("report", help="regenerate reports/divergences.md and divergences.png")
+    p = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="reports", help="output folder (default reports/)")
     p.add_argument("--runs", nargs="+", default=None, help="run folders to use instead of training "
                    + " and ".join(RUNS))
@@ -180,16 +184,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=2000, help="samples per side (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--repeats", type=int, default=5, help="subsamples for the intervals (default 5)")
-    args = parser.parse_args(argv)
+    args = p.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="gandiag-report-") as tmp:
             runs = [Path(r) for r in args.runs] if args.runs else train_runs(Path(args.work or tmp), args.seed)
-            command = "python -m gandiag.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
+            command = f"{COMMAND} " + shlex.join(sys.argv[1:] if argv is None else argv)
             written = build_report(Path(args.out), runs, n=args.n, seed=args.seed, repeats=args.repeats,
                                    command=command)
     except GandiagInputError as exc:
-        print(f"gandiag.compare report: error: {exc}", file=sys.stderr)
+        print(f"{COMMAND}: error: {exc}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

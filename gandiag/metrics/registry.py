@@ -1,0 +1,168 @@
+"""What each metric *is*, stated once: one :class:`MetricSpec` per report column.
+
+A spec gives the column's name, its family (the computation that produces it), which way is
+worse, what kind of 95% interval the scorer gives it, its label in plots and tables, whether it is
+in the default selection, and what data it applies to. The catalog (metric selection), the gate
+(directions, which metrics take a baseline margin), the plots (labels) and the run findings read
+these specs; none keeps a table of its own. Models: scikit-learn's
+``make_scorer(greater_is_better=...)``, torchmetrics' ``higher_is_better``, torch-fidelity's
+``registry.py`` (registration that refuses duplicates).
+
+Adding a metric is three moves: write the function (in :mod:`gandiag.metrics`), register its spec
+here, and add its column to the family runner in :mod:`gandiag.scoring.runners` (an import-time
+check there makes sure every registered name has exactly one producer).
+
+Examples
+--------
+>>> from gandiag.metrics.registry import get_spec, metric_names
+>>> get_spec("w1").worse, get_spec("w1").interval
+('higher', 'subsample')
+>>> metric_names(family="ndb")
+('ndb', 'ndb_k')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..errors import GandiagInputError
+from ..schema import METRIC_COLUMNS
+
+__all__ = ["FAMILY_NAMES", "INTERVAL_KINDS", "MetricSpec", "WORSE_KINDS", "families", "get_spec", "metric_names",
+           "metric_specs", "register"]
+
+#: The families, in report order: one runner each in :mod:`gandiag.scoring.runners`.
+FAMILY_NAMES: tuple[str, ...] = ("divergences", "features", "modes", "ndb")
+#: ``higher``/``lower``: larger/smaller values are worse; ``from1``: the distance from 1 is.
+WORSE_KINDS: tuple[str | None, ...] = ("higher", "lower", "from1", None)
+#: ``bootstrap``: percentile bootstrap; ``subsample``: half-size subsamples; ``none``: no interval.
+INTERVAL_KINDS: tuple[str, ...] = ("bootstrap", "subsample", "none")
+DATA_KINDS = frozenset({"vectors", "images"})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One report column: see the module docstring.
+
+    ``data``: the kinds of samples it applies to (``vectors``, ``images``); ``max_dim``: the largest
+    vector dimension it applies to (``None``: any); ``needs_extractor``: it is computed on features,
+    so images other than the built-in digits need the Inception weights file.
+    """
+
+    name: str
+    family: str
+    worse: str | None
+    interval: str
+    label: str
+    default: bool = True
+    data: frozenset[str] = DATA_KINDS
+    max_dim: int | None = None
+    needs_extractor: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"metric name {self.name!r} is not an identifier")
+        if self.family not in FAMILY_NAMES:
+            raise ValueError(f"metric {self.name!r}: family {self.family!r} is not one of {FAMILY_NAMES}")
+        if self.worse not in WORSE_KINDS:
+            raise ValueError(f"metric {self.name!r}: worse={self.worse!r} is not one of {WORSE_KINDS}")
+        if self.interval not in INTERVAL_KINDS:
+            raise ValueError(f"metric {self.name!r}: interval={self.interval!r} is not one of {INTERVAL_KINDS}")
+        if not self.data or not self.data <= DATA_KINDS:
+            raise ValueError(f"metric {self.name!r}: data={sorted(self.data)} must be a subset of {sorted(DATA_KINDS)}")
+
+    @property
+    def has_interval(self) -> bool:
+        return self.interval != "none"
+
+    def unavailable(self, *, is_vector: bool, dim: int, features_available: bool = True) -> str | None:
+        """Why the metric does not apply to this data, or ``None`` when it does."""
+        kind = "vectors" if is_vector else "images"
+        if self.max_dim is not None and (not is_vector or dim > self.max_dim):
+            return f"{self.name} needs vector data with d <= {self.max_dim}, this reference has d = {dim}"
+        if kind not in self.data:
+            return f"{self.name} applies to {' and '.join(sorted(self.data))} only"
+        if self.needs_extractor and not features_available:
+            return (f"{self.name} on these images needs the Inception weights file: pass --inception-weights PATH "
+                    "or set GANDIAG_INCEPTION_WEIGHTS")
+        return None
+
+
+_REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec``; a name registered twice is an error (one column, one description)."""
+    if not isinstance(spec, MetricSpec):
+        raise TypeError(f"register() takes a MetricSpec, got {type(spec).__name__}")
+    if spec.name in _REGISTRY:
+        raise ValueError(f"metric {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> MetricSpec:
+    """The spec of metric ``name``; :class:`GandiagInputError` naming the known ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise GandiagInputError(f"unknown metric {name!r}; known metrics: {', '.join(_REGISTRY)}") from None
+
+
+def metric_specs(*, family: str | None = None, default_only: bool = False) -> tuple[MetricSpec, ...]:
+    """Registered specs in report order (families in :data:`FAMILY_NAMES` order, then registration)."""
+    order = {f: i for i, f in enumerate(FAMILY_NAMES)}
+    specs = sorted(_REGISTRY.values(), key=lambda s: order[s.family])  # stable: registration order within
+    return tuple(s for s in specs if (family is None or s.family == family) and (s.default or not default_only))
+
+
+def metric_names(*, family: str | None = None, default_only: bool = False) -> tuple[str, ...]:
+    """Names of :func:`metric_specs`."""
+    return tuple(s.name for s in metric_specs(family=family, default_only=default_only))
+
+
+def families(*, default_only: bool = True) -> dict[str, tuple[str, ...]]:
+    """``{family: metric names}``, default metrics only unless ``default_only=False``."""
+    return {f: metric_names(family=f, default_only=default_only) for f in FAMILY_NAMES}
+
+
+def _register_all(specs: Iterable[MetricSpec]) -> None:
+    for spec in specs:
+        register(spec)
+
+
+_V = frozenset({"vectors"})
+_register_all([
+    # divergences: one classifier gives js, c2st_accuracy, c2st_pvalue; exact transport w1, w2
+    MetricSpec("js", "divergences", "higher", "subsample", "JS, classifier (nats)"),
+    MetricSpec("c2st_accuracy", "divergences", "higher", "none", "C2ST accuracy"),
+    MetricSpec("c2st_pvalue", "divergences", "lower", "none", "C2ST p-value"),
+    MetricSpec("js_density", "divergences", "higher", "subsample", "JS, KDE (nats)", default=False, data=_V,
+               max_dim=3),
+    MetricSpec("w1", "divergences", "higher", "subsample", "W1"),
+    MetricSpec("w2", "divergences", "higher", "subsample", "W2"),
+    MetricSpec("sliced_w", "divergences", "higher", "subsample", "sliced W2"),
+    MetricSpec("sinkhorn", "divergences", "higher", "subsample", "Sinkhorn"),
+    # feature statistics: on the reference's extractor (the samples themselves for vectors)
+    MetricSpec("fid", "features", "higher", "bootstrap", "FID", needs_extractor=True),
+    MetricSpec("kid", "features", "higher", "subsample", "KID", needs_extractor=True),
+    MetricSpec("precision", "features", "lower", "subsample", "precision", needs_extractor=True),
+    MetricSpec("recall", "features", "lower", "subsample", "recall", needs_extractor=True),
+    MetricSpec("density", "features", "lower", "subsample", "density", needs_extractor=True),
+    MetricSpec("coverage", "features", "lower", "subsample", "coverage", needs_extractor=True),
+    # modes: on the reference's modes, or NDB bins for a reference without them
+    MetricSpec("modes_total", "modes", None, "none", "modes total"),
+    MetricSpec("modes_captured", "modes", "lower", "subsample", "modes captured"),
+    MetricSpec("hq_fraction", "modes", "lower", "subsample", "high-quality fraction"),
+    MetricSpec("mode_kl", "modes", "higher", "subsample", "mode KL (nats)"),
+    MetricSpec("effective_modes", "modes", "lower", "subsample", "effective modes"),
+    MetricSpec("intra_mode_spread", "modes", "from1", "subsample", "intra-mode spread"),
+    # NDB: one test on k-means bins fitted on the reference sample
+    MetricSpec("ndb", "ndb", "higher", "none", "NDB (bins different)"),
+    MetricSpec("ndb_k", "ndb", "higher", "none", "NDB / K"),
+])
+
+_contract = tuple(s.name for s in metric_specs(default_only=True))
+if _contract != METRIC_COLUMNS:  # pragma: no cover - a broken registry must not import
+    raise ImportError(f"the default metrics {_contract} are not CONTRACT.md's columns {METRIC_COLUMNS}")

@@ -1,0 +1,53 @@
+"""The report row as code (CONTRACT.md sections 5 and 6): every module imports its names from here.
+
+A score row is ``source``, ``step``, ``n``, ``seed`` (:data:`HEAD_COLUMNS`), the metric columns of
+the four families (:data:`METRIC_COLUMNS`), the flags and ``evidence`` (:data:`FLAG_COLUMNS`),
+then any ``{metric}_ci_low``/``{metric}_ci_high`` interval columns (:func:`interval_columns`)
+and, in an audit, ``run``, ``error`` and ``notes`` (:data:`TAIL_COLUMNS`). The real-vs-real row
+(the floor a perfect generator reaches) has ``source`` = :data:`REAL_VS_REAL`.
+
+What each metric *is* (family, direction, interval, label) is registered once in
+:mod:`gandiag.metrics.registry`, which checks at import that it registers exactly these columns.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CI_HIGH", "CI_LOW", "DEFAULT_N", "DIVERGENCE_COLUMNS", "FEATURE_COLUMNS", "FLAG_COLUMNS", "FLAG_NAMES",
+    "HEAD_COLUMNS", "METRIC_COLUMNS", "MODE_COLUMNS", "NDB_COLUMNS", "REAL_VS_REAL", "REPORT_COLUMNS",
+    "TAIL_COLUMNS", "interval_columns", "metric_of_interval",
+]
+
+HEAD_COLUMNS: tuple[str, ...] = ("source", "step", "n", "seed")
+DIVERGENCE_COLUMNS: tuple[str, ...] = ("js", "c2st_accuracy", "c2st_pvalue", "w1", "w2", "sliced_w", "sinkhorn")
+FEATURE_COLUMNS: tuple[str, ...] = ("fid", "kid", "precision", "recall", "density", "coverage")
+MODE_COLUMNS: tuple[str, ...] = ("modes_total", "modes_captured", "hq_fraction", "mode_kl", "effective_modes",
+                                 "intra_mode_spread")
+NDB_COLUMNS: tuple[str, ...] = ("ndb", "ndb_k")
+#: The metric columns of CONTRACT.md section 5, in report order.
+METRIC_COLUMNS: tuple[str, ...] = (*DIVERGENCE_COLUMNS, *FEATURE_COLUMNS, *MODE_COLUMNS, *NDB_COLUMNS)
+#: The flags of CONTRACT.md section 6 (booleans).
+FLAG_NAMES: tuple[str, ...] = ("mode_dropping", "mode_collapse", "low_quality")
+FLAG_COLUMNS: tuple[str, ...] = (*FLAG_NAMES, "evidence")
+#: A score row's columns, in order, before intervals and the audit's tail.
+REPORT_COLUMNS: tuple[str, ...] = (*HEAD_COLUMNS, *METRIC_COLUMNS, *FLAG_COLUMNS)
+#: Columns an audit adds after the intervals.
+TAIL_COLUMNS: tuple[str, ...] = ("run", "error", "notes")
+#: ``source`` of the real-vs-real row.
+REAL_VS_REAL = "real-vs-real"
+#: Samples per side when ``n`` is not given (a reference of stored samples: at most half of them).
+DEFAULT_N = 10_000
+CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
+
+
+def interval_columns(metric: str) -> tuple[str, str]:
+    """``(f"{metric}_ci_low", f"{metric}_ci_high")``."""
+    return f"{metric}{CI_LOW}", f"{metric}{CI_HIGH}"
+
+
+def metric_of_interval(column: str) -> str | None:
+    """The metric of an interval column (``"w1_ci_low"`` -> ``"w1"``), ``None`` for other columns."""
+    for suffix in (CI_LOW, CI_HIGH):
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return None

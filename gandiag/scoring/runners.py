@@ -1,0 +1,160 @@
+"""The family runners: each computes the columns of one metric family for a score row.
+
+A runner declares the columns it produces (:attr:`FamilyRunner.columns`) and fills them in
+``run``. Grouped computations stay grouped: one classifier gives ``js``, ``c2st_accuracy`` and
+``c2st_pvalue``; one PRDC pass the four nearest-neighbour columns; one :func:`gandiag.modes.mode_metrics`
+call the six mode columns and the flags. At import, :func:`check_producers` makes sure that every
+metric registered in :mod:`gandiag.metrics.registry` has exactly one runner and that no runner
+produces an unregistered column.
+
+Adding a metric: write its function in :mod:`gandiag.metrics`, register its spec, and add its name
+to the ``columns`` of its family's runner below (and the line that computes it in ``run``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..metrics import fid, kid, prdc
+from ..metrics._feature_api import feature_intervals
+from ..metrics.intervals import _quantiles
+from ..metrics.registry import FAMILY_NAMES, get_spec, metric_names
+from ..modes import detect_flags, mode_metrics, ndb_test
+from ..schema import DIVERGENCE_COLUMNS, FEATURE_COLUMNS, MODE_COLUMNS, NDB_COLUMNS, interval_columns
+from .divergence_row import divergences
+
+if TYPE_CHECKING:
+    from .scorer import Scorer
+
+__all__ = ["RUNNERS", "FamilyRunner", "check_producers", "runner_of"]
+
+KID_SUBSET = 1000
+PRDC = FEATURE_COLUMNS[2:]  # precision, recall, density, coverage
+
+
+class FamilyRunner:
+    """Computes the ``columns`` of ``family`` for one generated sample; see the module docstring."""
+
+    family: str = ""
+    columns: tuple[str, ...] = ()
+
+    def run(self, scorer: "Scorer", fake: np.ndarray, wanted: list[str], row: dict[str, Any],
+            details: dict[str, Any]) -> list[str]:
+        """Fill ``row[c]`` for ``c`` in ``wanted`` (and their intervals when ``scorer.ci``); return notes."""
+        raise NotImplementedError
+
+
+class Divergences(FamilyRunner):
+    """One classifier (js, c2st_*), exact transport (w1, w2), sliced W, Sinkhorn, optional KDE JS."""
+
+    family = "divergences"
+    columns = (*DIVERGENCE_COLUMNS, "js_density")
+
+    def run(self, scorer, fake, wanted, row, details):
+        div = divergences(scorer.real, fake, seed=scorer.seed, repeats=scorer.ci, max_points=scorer.max_points,
+                          sinkhorn_points=scorer.sinkhorn_points, classifier_points=scorer.max_points,
+                          metrics=wanted)
+        row.update({k: v for k, v in div.items() if k.split("_ci_")[0] in wanted})
+        return [div["notes"]] if div.get("notes") else []
+
+
+class Features(FamilyRunner):
+    """FID, KID and one PRDC pass on the reference's feature extractor."""
+
+    family = "features"
+    columns = FEATURE_COLUMNS
+
+    def run(self, scorer, fake, wanted, row, details):
+        feats = scorer.features(fake)
+        real = scorer.real_features
+        notes = []
+        subset = min(KID_SUBSET, scorer.n)
+        if subset < KID_SUBSET and "kid" in wanted:
+            notes.append(f"KID on subsets of {subset} (n < {KID_SUBSET})")
+        if "fid" in wanted:
+            row["fid"] = fid(real, feats)
+        if "kid" in wanted:
+            row["kid"] = kid(real, feats, subset_size=subset, seed=scorer.seed)
+        if set(wanted) & set(PRDC):
+            values = prdc(real, feats)
+            row.update({k: values[k] for k in PRDC if k in wanted})
+        if scorer.ci:
+            intervals = feature_intervals(real, feats, tuple(wanted), seed=scorer.seed, n_boot=scorer.ci,
+                                          repeats=scorer.ci)
+            for name, (low, high) in intervals.items():
+                row.update(zip(interval_columns(name), (low, high)))
+        return notes
+
+
+class Modes(FamilyRunner):
+    """The six mode columns (true modes or NDB bins), the flags, and subsample intervals."""
+
+    family = "modes"
+    columns = MODE_COLUMNS
+
+    def run(self, scorer, fake, wanted, row, details):
+        mm = mode_metrics(fake, scorer.assigner, scorer.real, seed=scorer.seed)
+        row.update({k: mm[k] for k in self.columns if k in wanted})
+        row.update(detect_flags(mm, scorer.thresholds))
+        details.update({k: mm[k] for k in ("mode_shares", "reference_shares", "mode_counts", "mode_hq_counts",
+                                           "reference_hq_fraction", "mode_label")})
+        if scorer.ci:
+            self._intervals(scorer, fake, wanted, row)
+        return []
+
+    def _intervals(self, scorer, fake, wanted, row):
+        """Subsample intervals: half of each set, ``ci`` times, seeded."""
+        rng = np.random.default_rng(scorer.seed)
+        half = max(2, scorer.n // 2)
+        values = []
+        for _ in range(scorer.ci):
+            f = fake[rng.permutation(len(fake))[:half]]
+            r = scorer.real[rng.permutation(len(scorer.real))[:half]]
+            values.append(mode_metrics(f, scorer.assigner, r, seed=scorer.seed))
+        for name in self.columns:
+            if name in wanted and get_spec(name).has_interval:
+                row.update(zip(interval_columns(name), _quantiles([v[name] for v in values], 0.95)))
+
+
+class NDB(FamilyRunner):
+    """Number of statistically different bins on the scorer's k-means bins (Richardson & Weiss 2018)."""
+
+    family = "ndb"
+    columns = NDB_COLUMNS
+
+    def run(self, scorer, fake, wanted, row, details):
+        row.update({k: v for k, v in ndb_test(scorer.bins, fake).as_dict().items() if k in wanted})
+        return []
+
+
+RUNNERS: tuple[FamilyRunner, ...] = (Divergences(), Features(), Modes(), NDB())
+
+
+def runner_of(family: str) -> FamilyRunner:
+    """The runner of ``family``."""
+    return next(r for r in RUNNERS if r.family == family)
+
+
+def check_producers(runners: tuple[FamilyRunner, ...] = RUNNERS) -> None:
+    """Every registered metric has exactly one runner, of its own family; no runner makes an unregistered column."""
+    registered = set(metric_names())
+    produced: dict[str, list[str]] = {}
+    for runner in runners:
+        if runner.family not in FAMILY_NAMES:
+            raise ImportError(f"runner {type(runner).__name__}: unknown family {runner.family!r}")
+        for column in runner.columns:
+            produced.setdefault(column, []).append(type(runner).__name__)
+            if column not in registered:
+                raise ImportError(f"runner {type(runner).__name__} produces {column!r}, which is not registered")
+            if get_spec(column).family != runner.family:
+                raise ImportError(f"{column!r} is registered in family {get_spec(column).family!r} "
+                                  f"but produced by the {runner.family!r} runner")
+    for name in registered:
+        if len(produced.get(name, [])) != 1:
+            raise ImportError(f"metric {name!r} has {len(produced.get(name, []))} producers "
+                              f"({', '.join(produced.get(name, [])) or 'none'}); it needs exactly one")
+
+
+check_producers()
