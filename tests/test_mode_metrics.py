@@ -1,4 +1,4 @@
-"""Mode metrics (gandiag.modes.coverage) against hand computations and the literature's protocol."""
+"""Mode metrics (gandiag.modes.mode_metrics) against hand computations and the literature's protocol."""
 
 from __future__ import annotations
 

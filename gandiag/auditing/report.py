@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path, atomic_write_text
-from ..modes.run_flags import RunFindings
+from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..schema import FLAG_NAMES, REAL_VS_REAL
 from ..tables import markdown_table, save_table

@@ -1,4 +1,4 @@
-"""Run-level findings (gandiag.modes.run_flags): onsets, mode hopping, non-convergence."""
+"""Run-level findings (gandiag.modes.run_findings): onsets, mode hopping, non-convergence."""
 
 from __future__ import annotations
 
