@@ -22,7 +22,7 @@ from ..errors import GandiagInputError, SourceError
 from ..generators import Generator
 from ..loading import iter_sources
 from ..modes import RunThresholds, analyze_run
-from ..modes.run_flags import RunFindings
+from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..scoring import REAL_VS_REAL, Scorer
 from .report import Report
