@@ -353,3 +353,21 @@ def test_pytest_fixture_passes_and_fails_with_the_numbers(pytester, files):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: gandiag gate FAIL: 1 of 2 checks failed for bad.npy*",
                                  "*min:modes_captured: modes_captured = 3 < min 8"])
+
+
+def test_flag_checks_read_the_typed_flags_not_the_evidence_text():
+    from gandiag.modes import FlagResult
+    from gandiag.scoring import ScoreResult
+
+    cfg = parse_config({"reference": "ring8", "flags": ["mode_collapse", "mode_dropping"]})
+    flags = FlagResult({"mode_collapse": "mode_collapse: mode 1 holds 0.81 of samples (reference 0.125)",
+                        "mode_dropping": None, "low_quality": None})
+    # the text columns say otherwise: the typed flags decide
+    values = {"mode_dropping": True, "mode_collapse": False, "low_quality": False, "evidence": "mode_dropping: text"}
+    result = ScoreResult(source="g", step=None, n=10, seed=0, values=values, flags=flags)
+    checks = {c.name: c for c in evaluate(cfg, result)}
+    assert checks["flag:mode_collapse"].status == "fail"
+    assert "mode 1 holds 0.81" in checks["flag:mode_collapse"].message
+    assert checks["flag:mode_dropping"].status == "pass"
+    assert result.flag("mode_collapse") is True and result.flag("low_quality") is False
+    assert FlagResult({}).evidence == "" and flags.as_columns()["evidence"].startswith("mode_collapse:")

@@ -48,6 +48,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import GandiagInputError
+from ..modes.flags import FlagResult
+from ..schema import FLAG_NAMES
+from ..scoring.result import ScoreResult
 from .config import WORSE, GateConfig, MetricRule
 
 __all__ = ["Check", "GateResult", "evaluate", "fmt", "load_source", "run_gate"]
@@ -159,15 +162,26 @@ def _bound_checks(rule: MetricRule, row: Mapping[str, Any]) -> list[Check]:
     return out
 
 
-def _flag_check(flag: str, row: Mapping[str, Any]) -> Check:
-    raw = row.get(flag)
-    if not isinstance(raw, (bool, np.bool_)):  # pd.NA / None: the mode metrics were not computed
-        return Check(f"flag:{flag}", FAIL, None, "false", None, f"{flag} was not computed")
-    if not bool(raw):
-        return Check(f"flag:{flag}", PASS, False, "false", None, f"{flag} is false")
+def _flags_of_mapping(row: Mapping[str, Any]) -> FlagResult | None:
+    """Flags of a plain mapping (a user's row): the booleans, each raised flag's clause from ``evidence``.
+
+    Only for rows handed to :func:`evaluate` as mappings; the gate's own rows carry their
+    :class:`gandiag.modes.FlagResult`.
+    """
+    raw = {f: row.get(f) for f in FLAG_NAMES}
+    if not all(isinstance(v, (bool, np.bool_)) for v in raw.values()):
+        return None  # pd.NA / None: the mode metrics were not computed
     clauses = [c.strip() for c in str(row.get("evidence", "")).split(";")]
-    evidence = "; ".join(c for c in clauses if c.startswith(f"{flag}:")) or f"{flag}: raised"
-    return Check(f"flag:{flag}", FAIL, True, "false", None, f"flag raised: {evidence}")
+    return FlagResult({f: next((c for c in clauses if c.startswith(f"{f}:")), f"{f}: raised") if bool(v) else None
+                       for f, v in raw.items()})
+
+
+def _flag_check(flag: str, flags: FlagResult | None) -> Check:
+    if flags is None:
+        return Check(f"flag:{flag}", FAIL, None, "false", None, f"{flag} was not computed")
+    if not flags.raised(flag):
+        return Check(f"flag:{flag}", PASS, False, "false", None, f"{flag} is false")
+    return Check(f"flag:{flag}", FAIL, True, "false", None, f"flag raised: {flags.clause(flag)}")
 
 
 def badness_range(metric: str, interval: tuple[float, float]) -> tuple[float, float]:
@@ -220,10 +234,21 @@ def _baseline_check(rule: MetricRule, row: Mapping[str, Any], base: Mapping[str,
                  f"{m} interval {_text(interval)} {apart} baseline interval {_text(ref_interval)} {values}")
 
 
-def evaluate(config: GateConfig, row: Mapping[str, Any], baseline_row: Mapping[str, Any] | None = None) -> list[Check]:
-    """Judge every check of ``config`` on a score row (and the baseline's row), in the documented order."""
+def evaluate(config: GateConfig, row: ScoreResult | Mapping[str, Any],
+             baseline_row: ScoreResult | Mapping[str, Any] | None = None) -> list[Check]:
+    """Judge every check of ``config`` on a score row (and the baseline's row), in the documented order.
+
+    Rows are :class:`gandiag.scoring.ScoreResult` (flags read from its typed ``flags``) or plain
+    mappings of report columns.
+    """
+    if isinstance(row, ScoreResult):
+        flags, row = row.flags, row.to_series()
+    else:
+        flags = _flags_of_mapping(row)
+    if isinstance(baseline_row, ScoreResult):
+        baseline_row = baseline_row.to_series()
     checks = [c for rule in config.metrics for c in _bound_checks(rule, row)]
-    checks += [_flag_check(flag, row) for flag in config.flags]
+    checks += [_flag_check(flag, flags) for flag in config.flags]
     checks += [_baseline_check(rule, row, baseline_row) for rule in config.metrics if rule.margin is not None]
     return checks
 
@@ -263,8 +288,9 @@ def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None
                         ci=config.resamples, thresholds=config.thresholds)
     except GandiagInputError as exc:  # e.g. an unknown reference, FID on images without Inception weights
         raise GandiagInputError(f"{config.origin}: {exc}") from None
-    row = scorer(gen)
-    base_row = scorer(base_gen) if base_gen is not None else None
-    return GateResult(source=str(gen.source), checks=evaluate(config, row, base_row), config=config,
+    result = scorer.score(gen)
+    base_result = scorer.score(base_gen) if base_gen is not None else None
+    row, base_row = result.to_series(), (base_result.to_series() if base_result is not None else None)
+    return GateResult(source=str(gen.source), checks=evaluate(config, result, base_result), config=config,
                       baseline=None if base_gen is None else str(base_gen.source),
                       seconds=time.perf_counter() - start, row=row, baseline_row=base_row)

@@ -10,8 +10,8 @@
   over a run (:mod:`.run_findings`).
 """
 
-from .mode_metrics import MODE_COLUMNS, effective_modes, mode_histogram, mode_kl, mode_metrics, within_mode_std
-from .flags import FLAG_COLUMNS, FlagThresholds, detect_flags, dropped_modes
+from .mode_metrics import MODE_COLUMNS, ModeDetails, effective_modes, mode_histogram, mode_kl, mode_metrics, within_mode_std
+from .flags import FLAG_COLUMNS, FlagResult, FlagThresholds, detect_flags, dropped_modes, evaluate_flags
 from .ndb import NDBBins, NDBResult, ndb, ndb_test
 from .run_findings import (
     Convergence,
@@ -29,8 +29,10 @@ __all__ = [
     "FLAG_COLUMNS",
     "MODE_COLUMNS",
     "Convergence",
+    "FlagResult",
     "FlagThresholds",
     "Hop",
+    "ModeDetails",
     "NDBBins",
     "NDBResult",
     "RunFindings",
@@ -40,6 +42,7 @@ __all__ = [
     "dominant_modes",
     "dropped_modes",
     "effective_modes",
+    "evaluate_flags",
     "flag_onsets",
     "mode_histogram",
     "mode_hops",

@@ -33,16 +33,16 @@ samples (reference 0.125)``; empty when no flag is raised.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
 
 from ..errors import GandiagInputError
-from ..schema import FLAG_COLUMNS
+from ..schema import FLAG_COLUMNS, FLAG_NAMES
 
-__all__ = ["FLAG_COLUMNS", "FlagThresholds", "detect_flags", "dropped_modes"]
+__all__ = ["FLAG_COLUMNS", "FlagResult", "FlagThresholds", "detect_flags", "dropped_modes", "evaluate_flags"]
 
 _LISTED = 8  # modes named in the evidence before "+N more"
 
@@ -159,15 +159,50 @@ def _quality_clause(metrics: Mapping[str, Any], t: FlagThresholds) -> str | None
     return None
 
 
-def detect_flags(metrics: Mapping[str, Any], thresholds: FlagThresholds | None = None) -> dict[str, Any]:
-    """The three flags (bools) and the ``evidence`` line for one checkpoint's mode metrics."""
+@dataclass(frozen=True)
+class FlagResult:
+    """The flags of one checkpoint as data: for each flag of :data:`FLAG_NAMES`, its evidence
+    clause (``"mode_dropping: 5 of 8 modes missing (...)"``) when raised, ``None`` when not."""
+
+    clauses: Mapping[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.clauses) - set(FLAG_NAMES)
+        if unknown:
+            raise ValueError(f"unknown flags {sorted(unknown)}; flags are {', '.join(FLAG_NAMES)}")
+
+    def raised(self, flag: str) -> bool:
+        """Whether ``flag`` is raised."""
+        return self.clauses.get(flag) is not None
+
+    def clause(self, flag: str) -> str | None:
+        """The evidence clause of ``flag`` (``None`` when it is not raised)."""
+        return self.clauses.get(flag)
+
+    @property
+    def evidence(self) -> str:
+        """The report's ``evidence`` cell: the raised flags' clauses, ``"; "``-separated."""
+        return "; ".join(c for c in (self.clauses.get(f) for f in FLAG_NAMES) if c is not None)
+
+    def as_columns(self) -> dict[str, Any]:
+        """The report columns: each flag as a bool, then ``evidence``."""
+        return {**{f: self.raised(f) for f in FLAG_NAMES}, "evidence": self.evidence}
+
+
+def evaluate_flags(metrics: Mapping[str, Any], thresholds: FlagThresholds | None = None) -> FlagResult:
+    """The flags of one checkpoint's mode metrics (:func:`gandiag.modes.mode_metrics`), as data."""
     t = thresholds or FlagThresholds()
     label = str(metrics.get("mode_label", "mode"))
-    clauses = {
+    return FlagResult({
         "mode_dropping": _dropping_clause(metrics, t, label),
         "mode_collapse": _collapse_clause(metrics, t, label),
         "low_quality": _quality_clause(metrics, t),
-    }
-    out: dict[str, Any] = {name: clause is not None for name, clause in clauses.items()}
-    out["evidence"] = "; ".join(c for c in clauses.values() if c is not None)
-    return out
+    })
+
+
+def detect_flags(metrics: Mapping[str, Any], thresholds: FlagThresholds | None = None) -> dict[str, Any]:
+    """The three flags (bools) and the ``evidence`` line for one checkpoint's mode metrics.
+
+    The report-column form of :func:`evaluate_flags`.
+    """
+    return evaluate_flags(metrics, thresholds).as_columns()

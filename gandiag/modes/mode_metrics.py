@@ -36,7 +36,8 @@ The reference sample also gives ``reference_hq_fraction``, the floor for the ``l
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 
@@ -47,12 +48,34 @@ from ..schema import MODE_COLUMNS
 __all__ = [
     "MODE_COLUMNS",
     "ModeAssigner",
+    "ModeDetails",
     "effective_modes",
     "mode_histogram",
     "mode_kl",
     "mode_metrics",
     "within_mode_std",
 ]
+
+
+@dataclass(frozen=True)
+class ModeDetails:
+    """The per-mode data behind one row's mode columns: generated and reference shares of each mode,
+    generated (and high-quality) counts, the reference's high-quality fraction, and what a mode is
+    called in evidence text (``mode``, ``class``, ``bin``)."""
+
+    shares: np.ndarray
+    reference_shares: np.ndarray
+    counts: np.ndarray
+    hq_counts: np.ndarray
+    reference_hq_fraction: float
+    label: str = "mode"
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any]) -> "ModeDetails":
+        """From the dict of :func:`mode_metrics`."""
+        return cls(np.asarray(metrics["mode_shares"], dtype=float), np.asarray(metrics["reference_shares"], dtype=float),
+                   np.asarray(metrics["mode_counts"]), np.asarray(metrics["mode_hq_counts"]),
+                   float(metrics["reference_hq_fraction"]), str(metrics.get("mode_label", "mode")))
 
 
 class ModeAssigner(Protocol):

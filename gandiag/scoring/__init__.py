@@ -8,6 +8,7 @@
 
 from ..schema import DEFAULT_N, REAL_VS_REAL, REPORT_COLUMNS
 from .catalog import FAMILIES, METRIC_NAMES, resolve_metrics
+from .result import ScoreResult
 from .scorer import Scorer, score
 
-__all__ = ["DEFAULT_N", "FAMILIES", "METRIC_NAMES", "REAL_VS_REAL", "REPORT_COLUMNS", "Scorer", "resolve_metrics", "score"]
+__all__ = ["DEFAULT_N", "FAMILIES", "METRIC_NAMES", "REAL_VS_REAL", "REPORT_COLUMNS", "ScoreResult", "Scorer", "resolve_metrics", "score"]

@@ -21,7 +21,7 @@ from ..metrics import fid, kid, prdc
 from ..metrics._feature_api import feature_intervals
 from ..metrics.intervals import _quantiles
 from ..metrics.registry import FAMILY_NAMES, get_spec, metric_names
-from ..modes import detect_flags, mode_metrics, ndb_test
+from ..modes import ModeDetails, evaluate_flags, mode_metrics, ndb_test
 from ..schema import DIVERGENCE_COLUMNS, FEATURE_COLUMNS, MODE_COLUMNS, NDB_COLUMNS, interval_columns
 from .divergence_row import divergences
 
@@ -42,7 +42,11 @@ class FamilyRunner:
 
     def run(self, scorer: "Scorer", fake: np.ndarray, wanted: list[str], row: dict[str, Any],
             details: dict[str, Any]) -> list[str]:
-        """Fill ``row[c]`` for ``c`` in ``wanted`` (and their intervals when ``scorer.ci``); return notes."""
+        """Fill ``row[c]`` for ``c`` in ``wanted`` (and their intervals when ``scorer.ci``); return notes.
+
+        Typed by-products go into ``details`` (the modes runner: ``flags``, a FlagResult, and
+        ``modes``, a ModeDetails).
+        """
         raise NotImplementedError
 
 
@@ -97,9 +101,9 @@ class Modes(FamilyRunner):
     def run(self, scorer, fake, wanted, row, details):
         mm = mode_metrics(fake, scorer.assigner, scorer.real, seed=scorer.seed)
         row.update({k: mm[k] for k in self.columns if k in wanted})
-        row.update(detect_flags(mm, scorer.thresholds))
-        details.update({k: mm[k] for k in ("mode_shares", "reference_shares", "mode_counts", "mode_hq_counts",
-                                           "reference_hq_fraction", "mode_label")})
+        details["flags"] = evaluate_flags(mm, scorer.thresholds)
+        details["modes"] = ModeDetails.from_metrics(mm)
+        row.update(details["flags"].as_columns())
         if scorer.ci:
             self._intervals(scorer, fake, wanted, row)
         return []

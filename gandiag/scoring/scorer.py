@@ -39,8 +39,9 @@ from ..metrics.registry import get_spec, metric_names
 from ..modes import FlagThresholds, NDBBins
 from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
 from ..references import reference as get_reference
-from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL, REPORT_COLUMNS
+from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL
 from .catalog import resolve_metrics
+from .result import ScoreResult
 from .runners import RUNNERS
 
 __all__ = ["DEFAULT_N", "FLOOR_SEED_OFFSET", "REAL_VS_REAL", "Scorer", "score"]
@@ -177,30 +178,34 @@ class Scorer:
         row["notes"] = "; ".join(dict.fromkeys(n for n in notes if n))
         return row, details
 
-    def row(self, fake: np.ndarray, *, source: str, step: int | None = None) -> pd.Series:
-        """The report row (a pandas Series) for generated samples ``fake``."""
-        metrics, details = self.score_samples(fake)
-        head = {"source": source, "step": step, "n": self.n, "seed": self.seed}
-        series = pd.Series({**head, **_ordered(metrics)}, name=source, dtype=object)
+    def result(self, fake: np.ndarray, *, source: str, step: int | None = None) -> ScoreResult:
+        """The typed row (:class:`ScoreResult`) for generated samples ``fake``."""
+        values, details = self.score_samples(fake)
         shown = PLOT_SAMPLES if fake.ndim == 2 else PLOT_IMAGES  # a scatter needs many points, a grid 64
         keep = np.random.default_rng(self.seed).permutation(len(fake))[:shown]
-        series.attrs.update(details, samples=fake[np.sort(keep)])
-        return series
+        return ScoreResult(source=source, step=step, n=self.n, seed=self.seed, values=values,
+                           flags=details.get("flags"), modes=details.get("modes"), samples=fake[np.sort(keep)])
+
+    def row(self, fake: np.ndarray, *, source: str, step: int | None = None) -> pd.Series:
+        """The report row (a pandas Series) for generated samples ``fake``."""
+        return self.result(fake, source=source, step=step).to_series()
+
+    def score(self, generator_or_samples: Any, *, source: str | None = None) -> ScoreResult:
+        """Score a :class:`gandiag.Generator` or an (n, ...) sample array: the typed row."""
+        gen = as_generator(generator_or_samples)
+        return self.result(self.sample(gen), source=source or gen.source, step=gen.step)
 
     def __call__(self, generator_or_samples: Any, *, source: str | None = None) -> pd.Series:
-        """Score a :class:`gandiag.Generator` or an (n, ...) sample array."""
-        gen = as_generator(generator_or_samples)
-        return self.row(self.sample(gen), source=source or gen.source, step=gen.step)
+        """Score a :class:`gandiag.Generator` or an (n, ...) sample array: the contract's Series."""
+        return self.score(generator_or_samples, source=source).to_series()
+
+    def floor_result(self) -> ScoreResult:
+        """The real-vs-real row, typed: an independent reference sample, a perfect generator's."""
+        return self.result(self._floor_sample, source=REAL_VS_REAL, step=None)
 
     def floor(self) -> pd.Series:
         """The real-vs-real row: the metrics of an independent reference sample, a perfect generator's."""
-        return self.row(self._floor_sample, source=REAL_VS_REAL, step=None)
-
-
-def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    """Contract columns first (in CONTRACT.md order), then intervals and notes."""
-    first = [c for c in REPORT_COLUMNS if c in row]
-    return {**{c: row[c] for c in first}, **{c: v for c, v in row.items() if c not in first}}
+        return self.floor_result().to_series()
 
 
 def _np(x: Any) -> np.ndarray:
