@@ -141,11 +141,11 @@ def build_report(out: Path, run_dirs: Sequence[Path], *, n: int = 2000, seed: in
     out = Path(out)
     for folder in run_dirs:  # fail on a bad folder before the long computations
         load_generator(folder, reference=REFERENCE)
-    lines = lines_sweep(DEFAULT_THETAS, n=n, seed=seed, repeats=repeats, progress=True)
+    lines = lines_sweep(DEFAULT_THETAS, n=n, seed=seed, resamples=repeats, progress=True)
     frames, corrs = {}, {}
     for folder in run_dirs:
         name = Path(folder).name
-        frames[name] = compare_sources([folder], REFERENCE, n=n, seed=seed, repeats=repeats, progress=True)
+        frames[name] = compare_sources([folder], REFERENCE, n=n, seed=seed, resamples=repeats, progress=True)
         corrs[name] = rank_correlations(frames[name])
     png = save_figure(_figure(lines, frames), out / "divergences.png")
     text = [
@@ -183,13 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="where to train the runs (default: a temporary folder)")
     p.add_argument("--n", type=int, default=2000, help="samples per side (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--repeats", type=int, default=5, help="subsamples for the intervals (default 5)")
+    p.add_argument("--resamples", type=int, default=5, help="subsamples for the intervals (default 5)")
     args = p.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="gandiag-report-") as tmp:
             runs = [Path(r) for r in args.runs] if args.runs else train_runs(Path(args.work or tmp), args.seed)
             command = f"{COMMAND} " + shlex.join(sys.argv[1:] if argv is None else argv)
-            written = build_report(Path(args.out), runs, n=args.n, seed=args.seed, repeats=args.repeats,
+            written = build_report(Path(args.out), runs, n=args.n, seed=args.seed, repeats=args.resamples,
                                    command=command)
     except GandiagInputError as exc:
         print(f"{COMMAND}: error: {exc}", file=sys.stderr)

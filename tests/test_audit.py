@@ -202,7 +202,7 @@ def test_audit_of_a_digits_run_writes_image_grids(tiny_digits_run, tmp_path):
 
 def test_mode_intervals_bracket_a_perfect_sample():
     ring = gandiag.reference("ring8")
-    row = gandiag.score(ring.sample(1000, seed=4), "ring8", metrics="modes", ci=5)
+    row = gandiag.score(ring.sample(1000, seed=4), "ring8", metrics="modes", resamples=5)
     assert row["modes_captured_ci_low"] == row["modes_captured_ci_high"] == 8
     assert 0.95 <= row["hq_fraction_ci_low"] <= row["hq_fraction_ci_high"] <= 1.0
     assert 0.8 <= row["intra_mode_spread_ci_low"] <= row["intra_mode_spread_ci_high"] <= 1.25
@@ -212,3 +212,25 @@ def test_mode_intervals_bracket_a_perfect_sample():
 def test_too_small_n_exits_2(defect_files, capsys):
     assert main(["audit", str(defect_files["perfect"][1]), "--reference", "ring8", "--n", "3", "--quiet"]) == 2
     assert "--n: need an integer >= 16, got 3" in capsys.readouterr().err
+
+
+def test_resamples_is_the_one_name_and_ci_still_works_once_warned(tmp_path, capsys):
+    from gandiag.defaults import SETTINGS
+
+    x = gandiag.reference("ring8").sample(400, seed=4)
+    new = gandiag.score(x, "ring8", metrics="modes", resamples=3)
+    with pytest.warns(DeprecationWarning, match="'ci' is deprecated; use 'resamples'"):
+        old = gandiag.score(x, "ring8", metrics="modes", ci=3)
+    assert new["hq_fraction_ci_low"] == old["hq_fraction_ci_low"]
+    with pytest.raises(GandiagInputError, match="give resamples only"):
+        gandiag.score(x, "ring8", metrics="modes", ci=3, resamples=4)
+    np.save(tmp_path / "x.npy", x.numpy())
+    args = [str(tmp_path / "x.npy"), "--reference", "ring8", "--n", "400", "--metrics", "modes", "--no-floor", "--quiet"]
+    assert main(["score", *args, "--ci", "3", "--out", str(tmp_path / "a.csv")]) == 0
+    assert "--ci is deprecated; use --resamples" in capsys.readouterr().err
+    assert main(["score", *args, "--resamples", "3", "--out", str(tmp_path / "b.csv")]) == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--resamples K" in shown and " ".join(SETTINGS["resamples"].help.replace("%%", "%").split()) in shown

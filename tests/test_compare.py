@@ -130,7 +130,7 @@ def test_cli_run_writes_tables_and_plot(tmp_path, capsys):
         (["compare", "some-run"], "--reference: required"),
         (["compare", "does-not-exist", "--reference", "ring8"], "does-not-exist"),
         (["compare", "x.npy", "--reference", "ring8", "--thetas", "1"], "--thetas"),
-        (["compare", "lines", "--repeats", "-1"], "--repeats"),
+        (["compare", "lines", "--resamples", "-1"], "--resamples"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, fragment, capsys):
@@ -143,7 +143,7 @@ def test_report_from_run_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "DEFAULT_THETAS", (0.0, 0.5))
     run = _ring_run(tmp_path / "gan-ring8", steps=(100, 200, 300))
     out = tmp_path / "reports"
-    assert report_module.main(["--out", str(out), "--runs", str(run), "--n", "120", "--repeats", "0"]) == 0
+    assert report_module.main(["--out", str(out), "--runs", str(run), "--n", "120", "--resamples", "0"]) == 0
     text = (out / "divergences.md").read_text()
     assert "Parallel lines" in text and "Run `gan-ring8`" in text and "python -m reference_models.divergence_report" in text
     assert (out / "divergences.png").stat().st_size > 0

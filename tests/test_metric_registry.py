@@ -43,7 +43,7 @@ def rows():
     scorer = Scorer("ring8", n=N, seed=3, metrics=ALL)
     other = gandiag.reference("ring8").sample(N, seed=99).numpy().astype(np.float64)
     return {
-        "same": Scorer("ring8", n=N, seed=3, metrics=ALL, ci=2)(other),  # intervals do not move the values
+        "same": Scorer("ring8", n=N, seed=3, metrics=ALL, resamples=2)(other),  # intervals do not move the values
         "same_torch32": scorer(torch.from_numpy(other.astype(np.float32))),
         "same_numpy32": scorer(other.astype(np.float32)),
         "same_again": scorer(other),

@@ -107,7 +107,7 @@ class Report:
         s = self.settings
         name = self.reference.name if self.reference is not None else "?"
         return (f"reference `{name}`, n = {s.get('n')} samples per side, seed {s.get('seed')}, "
-                f"features `{s.get('extractor')}`, intervals from {s.get('ci') or 'no'} resamples")
+                f"features `{s.get('extractor')}`, intervals from {s.get('resamples') or 'no'} resamples")
 
     def to_markdown(self) -> str:
         """Summary of findings first, then the table (floats to 4 significant digits)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import output_folder
 from ..errors import GandiagInputError
+from .options import add_resamples_option, resamples, setting
 
 LINES = "lines"
 
@@ -29,9 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default=None, help="reference distribution (name or path); required with SOURCE")
     p.add_argument("--thetas", type=float, nargs="+", default=None, help="lines only: the theta values of the sweep")
     p.add_argument("--n", type=int, default=2000, help="samples per side (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for samples and estimators (default 0)")
-    p.add_argument("--repeats", type=int, default=0,
-                   help="subsamples for the _ci_low/_ci_high intervals (default 0: no intervals)")
+    setting(p, "seed", type=int)
+    add_resamples_option(p, "repeats")
     p.add_argument("--no-floor", action="store_true", help="skip the real-vs-real floor row")
     p.add_argument("--out", default=None, help="folder for the table (.csv, .md) and plot (.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -41,8 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace) -> None:
     if args.n < 16:
         raise GandiagInputError(f"--n {args.n}: need at least 16 samples per side")
-    if args.repeats < 0:
-        raise GandiagInputError(f"--repeats {args.repeats}: must be >= 0")
+    args.resamples = resamples(args)
     if args.out is not None:
         output_folder(args.out)
     if args.sources[0] == LINES:
@@ -64,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.quiet
     if args.sources[0] == LINES:
         thetas = compare.DEFAULT_THETAS if args.thetas is None else args.thetas
-        frame = compare.lines_sweep(thetas, n=args.n, seed=args.seed, repeats=args.repeats, progress=progress)
+        frame = compare.lines_sweep(thetas, n=args.n, seed=args.seed, resamples=args.resamples, progress=progress)
         print(compare.markdown_table(frame, ["theta", "js", "js_true", "js_density", "w1", "w1_true", "sliced_w",
                                              "sliced_w_true", "sinkhorn"]), end="")
         written = compare.write_lines(frame, Path(args.out)) if args.out else []
     else:
         frame = compare.compare_sources(args.sources, args.reference, n=args.n, seed=args.seed,
-                                        repeats=args.repeats, floor=not args.no_floor, progress=progress)
+                                        resamples=args.resamples, floor=not args.no_floor, progress=progress)
         correlations = compare.rank_correlations(frame)
         shown = ["source", "step", *[c for c in compare.ROW_COLUMNS if frame[c].notna().any()]]
         print(compare.markdown_table(frame, shown), end="")

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
+from ..defaults import DEFAULTS, DEPRECATED, SETTINGS
+from ..errors import GandiagInputError
 from ..generators import LATENT_DISTRIBUTIONS
 
 if TYPE_CHECKING:
     from ..modes import FlagThresholds
 
 
+def setting(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    """Add the flag of setting ``name`` with its default and help from :data:`gandiag.defaults.SETTINGS`."""
+    spec = SETTINGS[name]
+    if isinstance(spec.default, bool):
+        parser.add_argument(spec.flag, action="store_true", help=spec.help, **kwargs)
+    else:
+        parser.add_argument(spec.flag, default=spec.default, help=spec.help, **kwargs)
+
+
 def add_latent_options(parser: argparse.ArgumentParser) -> None:
-    """``--latent {normal,uniform}`` and ``--latent-dim N`` (CONTRACT.md section 3)."""
-    parser.add_argument("--latent", choices=LATENT_DISTRIBUTIONS, default=None,
-                        help="latent prior: normal N(0, I) (default) or uniform U[-1, 1]")
-    parser.add_argument("--latent-dim", type=int, default=None, help="override the latent dimension read from the source")
-    parser.add_argument("--device", default="cpu", help="torch device to run generators on (default cpu)")
+    """``--latent {normal,uniform}``, ``--latent-dim N``, ``--device``, ``--allow-torchscript`` (CONTRACT.md section 3)."""
+    setting(parser, "latent", choices=LATENT_DISTRIBUTIONS)
+    setting(parser, "latent_dim", type=int)
+    setting(parser, "device")
     add_torchscript_option(parser)
 
 
 def add_torchscript_option(parser: argparse.ArgumentParser) -> None:
     """``--allow-torchscript``: the only way a command loads a TorchScript archive."""
-    parser.add_argument("--allow-torchscript", action="store_true",
-                        help="load TorchScript archives; this RUNS CODE FROM THE FILE (it can read and write "
-                             "files): only for files you trust")
+    setting(parser, "allow_torchscript")
 
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
@@ -32,25 +41,42 @@ def latent_kwargs(args: argparse.Namespace) -> dict:
                 allow_torchscript=args.allow_torchscript)
 
 
+def add_resamples_option(parser: argparse.ArgumentParser, *deprecated: str) -> None:
+    """``--resamples K``, and the deprecated spellings (``--ci``, ``--repeats``) that still work."""
+    setting(parser, "resamples", type=int, metavar="K")
+    for old in deprecated:
+        parser.add_argument(f"--{old}", type=int, default=None, metavar="K", dest=f"deprecated_{old}",
+                            help=f"deprecated spelling of --resamples")
+
+
+def resamples(args: argparse.Namespace) -> int:
+    """``--resamples``, or a deprecated spelling of it (which says so once on stderr)."""
+    value = args.resamples
+    for old in DEPRECATED:
+        given = getattr(args, f"deprecated_{old}", None)
+        if given is not None:
+            if value not in (None, DEFAULTS["resamples"]) and value != given:
+                raise GandiagInputError(f"--{old} {given} and --resamples {value}: give --resamples only")
+            print(f"gandiag: --{old} is deprecated; use --resamples (same meaning)", file=sys.stderr)
+            value = given
+    if value < 0:
+        raise GandiagInputError(f"--resamples {value}: must be >= 0")
+    return value
+
+
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     """What ``score`` and ``audit`` share: the reference, n, seed, metric selection, intervals, thresholds."""
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="checkpoints (.pt), programs (.pt2), TorchScript (.pt, with --allow-torchscript), samples (.npy/.npz), run folders")
     parser.add_argument("--reference", required=True, help="ring8, grid25, digits, stacked-digits, or a .npy/.npz/image folder")
-    parser.add_argument("--n", type=int, default=None,
-                        help="samples per side (default 10000; half the stored samples for digits and files)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for samples and estimators (default 0)")
-    parser.add_argument("--metrics", default=None,
-                        help="comma-separated metric or family names (divergences, features, modes, ndb); "
-                             "default: all that apply offline")
-    parser.add_argument("--ci", type=int, default=0, metavar="K",
-                        help="add _ci_low/_ci_high columns from K resamples (default 0: none)")
+    setting(parser, "n", type=int)
+    setting(parser, "seed", type=int)
+    setting(parser, "metrics")
+    add_resamples_option(parser, "ci")
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="override a flag threshold, e.g. --threshold min_spread=0.3 (repeatable); "
                              "names: starved_ratio, min_spread, dominant_share, dominant_reference_max, hq_ratio, significance")
-    parser.add_argument("--inception-weights", default=None, metavar="PATH",
-                        help="Inception weights file for image references other than digits "
-                             "(default: $GANDIAG_INCEPTION_WEIGHTS)")
+    setting(parser, "inception_weights", metavar="PATH")
     parser.add_argument("--no-floor", action="store_true", help="skip the real-vs-real row")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_latent_options(parser)
@@ -81,6 +107,6 @@ def run_audit(args: argparse.Namespace):
     """Run :func:`gandiag.audit` with the shared options; returns the Report."""
     from ..auditing import audit
 
-    return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, ci=args.ci,
+    return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, resamples=resamples(args),
                  thresholds=thresholds(args.threshold), inception_weights=args.inception_weights,
                  floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args))

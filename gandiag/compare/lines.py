@@ -45,7 +45,7 @@ def lines_sweep(
     *,
     n: int = 2000,
     seed: int = 0,
-    repeats: int = 0,
+    resamples: int = 0,
     progress: bool = False,
 ) -> pd.DataFrame:
     """One row per theta: every divergence between n samples of P_0 and of P_theta, and the truth.
@@ -63,5 +63,5 @@ def lines_sweep(
     for theta in tqdm(thetas, desc="lines", unit="theta", disable=not progress):
         fake = lines_samples(theta, n, 2 * seed + 2)
         rows.append({"theta": theta, "n": int(n), "seed": int(seed),
-                     **divergences(real, fake, seed=seed, repeats=repeats), **lines_truth(theta)})
+                     **divergences(real, fake, seed=seed, repeats=resamples), **lines_truth(theta)})
     return pd.DataFrame(rows)

@@ -38,7 +38,7 @@ def compare_sources(
     *,
     n: int = 2000,
     seed: int = 0,
-    repeats: int = 0,
+    resamples: int = 0,
     floor: bool = True,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def compare_sources(
     A checkpoint that cannot be loaded or sampled gets a row of NaN with the reason in
     ``notes``; when none can, the first error is raised.
 
-    Columns: ``source``, ``step``, ``n``, ``seed``, the divergences and, with ``repeats``,
+    Columns: ``source``, ``step``, ``n``, ``seed``, the divergences and, with ``resamples``,
     their intervals. With ``floor`` the last row is the real-vs-real floor at the same n.
     """
     if not sources:
@@ -64,7 +64,7 @@ def compare_sources(
         try:
             if not isinstance(gen, Generator):
                 raise gen
-            row.update(divergences(real, gen.sample(int(n), seed=int(seed)), seed=seed, repeats=repeats))
+            row.update(divergences(real, gen.sample(int(n), seed=int(seed)), seed=seed, repeats=resamples))
         except SourceError as exc:  # one bad checkpoint: recorded, the others still count
             failures.append(exc)
             row.update({c: math.nan for c in ROW_COLUMNS}, notes=str(exc))
@@ -73,7 +73,7 @@ def compare_sources(
         raise failures[0]
     if floor:
         rows.append({"source": REAL_VS_REAL, "step": None, "n": int(n), "seed": int(seed),
-                     **divergences(real, second, seed=seed, repeats=repeats)})
+                     **divergences(real, second, seed=seed, repeats=resamples)})
     frame = pd.DataFrame(rows)
     frame["step"] = frame["step"].astype("Int64")
     return frame

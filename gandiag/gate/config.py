@@ -41,6 +41,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..defaults import DEFAULTS
 from ..errors import GandiagInputError
 from ..metrics.registry import get_spec
 from ..modes.flags import FlagThresholds
@@ -75,14 +76,14 @@ class GateConfig:
     """A validated gate configuration (see the module docstring for each key)."""
 
     reference: str
-    n: int | None = None
-    seed: int = 0
-    resamples: int = 0
+    n: int | None = DEFAULTS["n"]
+    seed: int = DEFAULTS["seed"]
+    resamples: int = DEFAULTS["resamples"]
     flags: tuple[str, ...] = ()
     metrics: tuple[MetricRule, ...] = ()
     thresholds: FlagThresholds = FlagThresholds()
-    latent: str | None = None
-    latent_dim: int | None = None
+    latent: str | None = DEFAULTS["latent"]
+    latent_dim: int | None = DEFAULTS["latent_dim"]
     origin: str = "<mapping>"  # "FILE [TABLE]", for messages
 
     @property

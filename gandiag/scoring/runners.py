@@ -42,7 +42,7 @@ class FamilyRunner:
 
     def run(self, scorer: "Scorer", fake: np.ndarray, wanted: list[str], row: dict[str, Any],
             details: dict[str, Any]) -> list[str]:
-        """Fill ``row[c]`` for ``c`` in ``wanted`` (and their intervals when ``scorer.ci``); return notes.
+        """Fill ``row[c]`` for ``c`` in ``wanted`` (and their intervals when ``scorer.resamples``); return notes.
 
         Typed by-products go into ``details`` (the modes runner: ``flags``, a FlagResult, and
         ``modes``, a ModeDetails).
@@ -57,7 +57,7 @@ class Divergences(FamilyRunner):
     columns = (*DIVERGENCE_COLUMNS, "js_density")
 
     def run(self, scorer, fake, wanted, row, details):
-        div = divergences(scorer.real, fake, seed=scorer.seed, repeats=scorer.ci, max_points=scorer.max_points,
+        div = divergences(scorer.real, fake, seed=scorer.seed, repeats=scorer.resamples, max_points=scorer.max_points,
                           sinkhorn_points=scorer.sinkhorn_points, classifier_points=scorer.max_points,
                           metrics=wanted)
         row.update({k: v for k, v in div.items() if k.split("_ci_")[0] in wanted})
@@ -84,9 +84,9 @@ class Features(FamilyRunner):
         if set(wanted) & set(PRDC):
             values = prdc(real, feats)
             row.update({k: values[k] for k in PRDC if k in wanted})
-        if scorer.ci:
-            intervals = feature_intervals(real, feats, tuple(wanted), seed=scorer.seed, n_boot=scorer.ci,
-                                          repeats=scorer.ci)
+        if scorer.resamples:
+            intervals = feature_intervals(real, feats, tuple(wanted), seed=scorer.seed, n_boot=scorer.resamples,
+                                          repeats=scorer.resamples)
             for name, (low, high) in intervals.items():
                 row.update(zip(interval_columns(name), (low, high)))
         return notes
@@ -104,16 +104,16 @@ class Modes(FamilyRunner):
         details["flags"] = evaluate_flags(mm, scorer.thresholds)
         details["modes"] = ModeDetails.from_metrics(mm)
         row.update(details["flags"].as_columns())
-        if scorer.ci:
+        if scorer.resamples:
             self._intervals(scorer, fake, wanted, row)
         return []
 
     def _intervals(self, scorer, fake, wanted, row):
-        """Subsample intervals: half of each set, ``ci`` times, seeded."""
+        """Subsample intervals: half of each set, ``resamples`` times, seeded."""
         rng = np.random.default_rng(scorer.seed)
         half = max(2, scorer.n // 2)
         values = []
-        for _ in range(scorer.ci):
+        for _ in range(scorer.resamples):
             f = fake[rng.permutation(len(fake))[:half]]
             r = scorer.real[rng.permutation(len(scorer.real))[:half]]
             values.append(mode_metrics(f, scorer.assigner, r, seed=scorer.seed))

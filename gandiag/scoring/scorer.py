@@ -15,8 +15,8 @@ bins) -- and scores generators or sample arrays against it, one row each
   ``stacked-digits``, Inception from a given weights file for other images), mode metrics on
   the reference's modes or NDB bins (Richardson & Weiss 2018) and the flags of
   :func:`gandiag.modes.detect_flags`;
-* with ``ci > 0``, ``{metric}_ci_low``/``_ci_high`` from ``ci`` subsamples of half of each set
-  (FID: ``ci`` bootstrap resamples), as :mod:`gandiag.metrics.intervals` documents.
+* with ``resamples > 0``, ``{metric}_ci_low``/``_ci_high`` from ``resamples`` subsamples of half of
+  each set (FID: ``resamples`` bootstrap resamples), as :mod:`gandiag.metrics.intervals` documents.
 
 A subsample interval describes the metric at *half* the sample size; metrics biased by finite n
 (FID, KID's variance, transport distances, ``modes_captured``) sit a little higher or lower there,
@@ -39,6 +39,7 @@ from ..metrics.registry import get_spec, metric_names
 from ..modes import FlagThresholds, NDBBins
 from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
 from ..references import reference as get_reference
+from ..defaults import DEFAULTS, deprecated_alias
 from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL
 from .catalog import resolve_metrics
 from .result import ScoreResult
@@ -94,21 +95,22 @@ class Scorer:
         reference: str | Reference,
         *,
         n: int | None = None,
-        seed: int = 0,
-        metrics: str | Sequence[str] | None = None,
-        ci: int = 0,
+        seed: int = DEFAULTS["seed"],
+        metrics: str | Sequence[str] | None = DEFAULTS["metrics"],
+        resamples: int = DEFAULTS["resamples"],
         thresholds: FlagThresholds | None = None,
         max_points: int = SCORE_MAX_POINTS,
         sinkhorn_points: int = SCORE_SINKHORN_POINTS,
         ndb_bins: int = 100,
         extractor: str | None = None,
-        inception_weights: str | None = None,
+        inception_weights: str | None = DEFAULTS["inception_weights"],
+        ci: int | None = None,
     ) -> None:
         self.reference = get_reference(reference)
         ref = self.reference
         self.n = default_n(ref) if n is None else _check_int("n", n, 16)
         self.seed = _check_int("seed", seed, 0)
-        self.ci = _check_int("ci", ci, 0)
+        self.resamples = _check_int("resamples", deprecated_alias("ci", ci, resamples), 0)
         self.thresholds = thresholds or FlagThresholds()
         self.max_points = _check_int("max-points", max_points, 2)
         self.sinkhorn_points = _check_int("sinkhorn-points", sinkhorn_points, 2)
@@ -233,7 +235,7 @@ def score(
 
     Index: ``source``, ``step``, ``n``, ``seed``, the metric columns of CONTRACT.md section 5
     (NaN where a metric was not selected or does not apply), the flags and ``evidence``, any
-    ``_ci_low``/``_ci_high`` columns (``ci=K``) and ``notes``. ``n`` defaults to 10,000 (for a
+    ``_ci_low``/``_ci_high`` columns (``resamples=K``) and ``notes``. ``n`` defaults to 10,000 (for a
     sample array: all of its samples, at most 10,000). ``series.attrs`` holds the per-mode shares
     (``mode_shares``, ``reference_shares``, ``mode_counts``, ``mode_hq_counts``) and a few generated
     ``samples``. ``options`` go to :class:`Scorer`.
