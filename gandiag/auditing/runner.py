@@ -82,7 +82,7 @@ def audit(
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
 
-    ``n``, ``seed``, ``metrics`` and ``scorer_options`` (``ci``, ``thresholds``, ``max_points``,
+    ``n``, ``seed``, ``metrics`` and ``scorer_options`` (``resamples``, ``thresholds``, ``max_points``,
     ``ndb_bins``, ``extractor``, ``inception_weights``) go to :class:`gandiag.scoring.Scorer`.
     ``floor`` adds the real-vs-real row. ``progress`` shows a tqdm bar over checkpoints.
     ``latent``, ``latent_dim``, ``device`` and ``allow_torchscript`` (loading TorchScript runs code
@@ -120,7 +120,7 @@ def audit(
     samples = {str(r["source"]): r.attrs["samples"] for r in rows if "samples" in r.attrs}
     return Report(frame=frame, findings=findings, mode_shares=shares, samples=samples,
                   reference=scorer.reference, reference_sample=scorer.real,
-                  settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "ci": scorer.ci,
+                  settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "resamples": scorer.resamples,
                             "extractor": scorer.extractor_name})
 
 
