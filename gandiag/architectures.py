@@ -18,7 +18,27 @@ _LOCAL: dict[str, Callable[..., torch.nn.Module]] = {}
 
 
 def register_architecture(name: str, factory: Callable[..., torch.nn.Module]) -> None:
-    """Register ``factory(**kwargs) -> nn.Module`` under ``name`` for this process."""
+    """Register ``factory(**kwargs) -> nn.Module`` under ``name`` for this process.
+
+    Checkpoints name their generator's architecture and constructor kwargs; loading one calls
+    ``factory(**kwargs)`` and loads the stored weights into it (CONTRACT.md section 4). To make the
+    name known to every process, register it in the ``gandiag.architectures`` entry-point group of
+    your package instead.
+
+    Parameters
+    ----------
+    name : str
+        The name checkpoints store under ``architecture.name``.
+    factory : callable
+        ``factory(**kwargs) -> torch.nn.Module``, e.g. the module class.
+
+    Examples
+    --------
+    >>> import torch, gandiag
+    >>> gandiag.register_architecture("doc-linear", lambda width=2: torch.nn.Linear(width, 2))
+    >>> "doc-linear" in gandiag.available_architectures()
+    True
+    """
     _LOCAL[name] = factory
 
 
@@ -27,7 +47,13 @@ def _entry_points() -> dict:
 
 
 def available_architectures() -> list[str]:
-    """Names of every registered architecture (entry points and in-process registrations)."""
+    """Names of every registered architecture (entry points and in-process registrations), sorted.
+
+    Returns
+    -------
+    list of str
+        The names :func:`gandiag.load_generator` can resolve in this process.
+    """
     return sorted(set(_entry_points()) | set(_LOCAL))
 
 

@@ -226,19 +226,58 @@ def score(
     generator_or_samples: Any,
     reference: str | Reference,
     *,
-    n: int | None = None,
-    seed: int = 0,
-    metrics: str | Sequence[str] | None = None,
+    n: int | None = DEFAULTS["n"],
+    seed: int = DEFAULTS["seed"],
+    metrics: str | Sequence[str] | None = DEFAULTS["metrics"],
     **options: Any,
 ) -> pd.Series:
     """Every selected metric of one generator (or sample array) against ``reference``: a pandas Series.
 
-    Index: ``source``, ``step``, ``n``, ``seed``, the metric columns of CONTRACT.md section 5
-    (NaN where a metric was not selected or does not apply), the flags and ``evidence``, any
-    ``_ci_low``/``_ci_high`` columns (``resamples=K``) and ``notes``. ``n`` defaults to 10,000 (for a
-    sample array: all of its samples, at most 10,000). ``series.attrs`` holds the per-mode shares
-    (``mode_shares``, ``reference_shares``, ``mode_counts``, ``mode_hq_counts``) and a few generated
-    ``samples``. ``options`` go to :class:`Scorer`.
+    The generator's ``n`` samples (``generator.sample(n, seed)``) are compared with
+    ``reference.sample(n, seed)`` by every metric of the selection (CONTRACT.md section 5), and the
+    flags of section 6 are judged on the mode metrics.
+
+    Parameters
+    ----------
+    generator_or_samples : Generator or array_like
+        A :class:`gandiag.Generator` (e.g. from :func:`gandiag.load_generator`) or generated samples,
+        numpy or torch, shape (n, d) or (n, C, H, W).
+    reference : str or Reference
+        ``ring8``, ``grid25``, ``digits``, ``stacked-digits``, a path to real samples, or a
+        :class:`gandiag.Reference`.
+    n : int, optional
+        Samples per side; default 10,000 (for a sample array: all of its samples, at most 10,000;
+        for a reference of stored samples, at most half of them, so the floor has its own half).
+    seed : int, default 0
+        Seed of both samples and of every estimator: the same seed gives the same row.
+    metrics : str or sequence of str, optional
+        Metric or family names (``"w1,fid"``, ``["modes", "js"]``); default every metric that
+        applies offline (:mod:`gandiag.metrics.registry`).
+    **options
+        Passed to :class:`Scorer`: ``resamples`` (95% intervals from K resamples), ``thresholds``,
+        ``max_points``, ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
+
+    Returns
+    -------
+    pandas.Series
+        Index ``source``, ``step``, ``n``, ``seed``, the metric columns of CONTRACT.md section 5
+        (NaN where a metric was not selected or does not apply), the flags and ``evidence``, any
+        ``_ci_low``/``_ci_high`` columns and ``notes``. ``series.attrs`` holds the per-mode shares
+        (``mode_shares``, ``reference_shares``, ``mode_counts``, ``mode_hq_counts``) and a few
+        generated ``samples``; :meth:`Scorer.score` gives the same row typed (:class:`ScoreResult`).
+
+    Raises
+    ------
+    GandiagInputError
+        An unknown reference or metric, samples of the wrong shape, NaN samples, n < 16.
+
+    Examples
+    --------
+    >>> import gandiag
+    >>> perfect = gandiag.reference("ring8").sample(2000, seed=1)
+    >>> row = gandiag.score(perfect, "ring8", metrics="modes")
+    >>> int(row["modes_captured"]), bool(row["mode_dropping"]), bool(row["mode_collapse"])
+    (8, False, False)
     """
     gen = as_generator(generator_or_samples)
     if n is None and hasattr(gen, "__len__"):
