@@ -99,7 +99,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"{recipe}: {len(ckpts)} checkpoints in {run_dir}: " + ", ".join(p.name for p in ckpts))
         runs.append(run_dir)
     report = gandiag.audit(runs, "ring8", n=args.n, seed=args.seed, progress=not args.quiet)
-    written = report.save(out)
+    written = report.save(out, keep=("runs",))  # the report folder is replaced as a whole; the runs stay
     print("\nFindings:")
     print(report.summary_text())
     print(f"\nwrote {', '.join(p.name for p in written)} to {out}/")

@@ -1,7 +1,9 @@
 """The audit :class:`Report`: the table, the findings in words, and writing it all to disk.
 
-``Report.save(dir)`` writes, each file atomically (a temporary file renamed into place, so an
-interrupted save never leaves a half-written file):
+``Report.save(dir)`` writes the folder as a whole (:func:`gandiag.atomic.atomic_folder`: the files
+go into a temporary folder beside ``dir`` that then replaces it, so a reader sees the previous
+report or the complete new one, never new tables beside old plots; an interrupted or failed save
+leaves the previous report intact, and the folder is locked against a second writer):
 
 * ``report.csv`` - :attr:`Report.frame`, one row per checkpoint plus the real-vs-real row;
 * ``report.md`` - the summary of findings first, then the table;
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_folder, atomic_path, atomic_write_text
 from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..schema import FLAG_NAMES, REAL_VS_REAL
@@ -43,6 +45,11 @@ def _flags_raised(row: pd.Series) -> list[str]:
 def _label(row: pd.Series) -> str:
     step = row.get("step")
     return f"{row['source']}" if step is None or step is pd.NA else f"{row['source']} (step {int(step)})"
+
+
+#: Every file a report folder may hold: an existing folder of only these is replaced by a save.
+REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv",
+                          "metrics_vs_step.png", "samples.png", "mode_shares.png"})
 
 
 @dataclass
@@ -140,10 +147,19 @@ class Report:
                 f"{runs_html}<h2>Scores</h2>{styler.hide(axis='index').to_html()}</body></html>")
 
     # -- files ---------------------------------------------------------------------------
-    def save(self, directory: str | Path, *, plots: bool = True) -> list[Path]:
-        """Write the report files (see the module docstring) into ``directory``; returns their paths."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+    def save(self, directory: str | Path, *, plots: bool = True, keep: tuple[str, ...] = ()) -> list[Path]:
+        """Write the report files (see the module docstring) as the folder ``directory``; returns their paths.
+
+        An existing ``directory`` is replaced as a whole when it holds only report files
+        (:data:`REPORT_FILES`) and the entries named in ``keep`` (which move into the new folder);
+        one holding other files is an input error, never emptied.
+        """
+        target = Path(directory)
+        with atomic_folder(target, replaceable=REPORT_FILES, keep=frozenset(keep)) as tmp:
+            names = [p.name for p in self._write(tmp, plots)]
+        return [target / name for name in names]
+
+    def _write(self, out: Path, plots: bool) -> list[Path]:
         written = [save_table(self.frame, out / "report.csv")]
         written.append(atomic_write_text(out / "report.md", self.to_markdown()))
         written.append(atomic_write_text(out / "report.html", self.to_html()))

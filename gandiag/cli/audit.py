@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import output_folder
+from ..atomic import folder_lock, output_folder
 from .options import add_scoring_options, run_audit
 
 
@@ -24,8 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
-    report = run_audit(args)
-    written = report.save(out, plots=not args.no_plots)
+    with folder_lock(out):  # a second audit into the same --out fails at once, before any scoring
+        report = run_audit(args)
+        written = report.save(out, plots=not args.no_plots)
     print(report.summary_text())
     print(f"wrote {len(written)} files to {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
     return 0
