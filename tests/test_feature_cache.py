@@ -157,3 +157,70 @@ def test_default_location_and_extract_features(tmp_path, monkeypatch) -> None:
     assert len(list((tmp_path / "c").rglob("*.npy"))) == 1
     with pytest.raises(Exception, match="object array"):
         array_sha256(np.array([object()]))
+
+
+class WidthExtractor(CountingExtractor):
+    """CountingExtractor that says how wide its features are."""
+
+    @staticmethod
+    def feature_dim(sample_shape):
+        return int(np.prod(sample_shape))
+
+
+@pytest.mark.parametrize("planted", [np.ones((3, 5)), np.full((3, 2), np.nan), np.ones((3, 2), dtype=np.int64),
+                                     np.ones(6)])
+def test_an_entry_of_the_wrong_width_or_kind_is_never_served(planted, tmp_path) -> None:
+    cache, ext = FeatureCache(tmp_path), WidthExtractor()
+    x = np.ones((3, 2))
+    key = cache.key(ext, content=array_sha256(x), n=3, seed=None)
+    cache.path(key).parent.mkdir(parents=True)
+    np.save(cache.path(key), planted)
+    np.testing.assert_array_equal(cache.features(x, ext), 2 * x)
+    assert ext.calls == 1 and cache.load(key).shape == (3, 2)
+
+
+def test_a_changed_architecture_is_a_miss(tmp_path, tiny_run) -> None:
+    """Same checkpoint bytes, edited net code: the per-file key changes (issue 18, item 12)."""
+    import importlib.util
+
+    import gandiag
+    from gandiag.features.cache import generator_code_sha256
+
+    module_file = tmp_path / "my_nets.py"
+    module_file.write_text("import torch\n\ndef make(**kwargs):\n    return torch.nn.Linear(2, 2)\n")
+    spec = importlib.util.spec_from_file_location("my_nets_for_cache_test", module_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gandiag.register_architecture("cache-test-net", module.make)
+    ckpt = torch.load(tiny_run / "step-0000004.pt", weights_only=True)
+    ckpt["architecture"] = {"name": "cache-test-net", "kwargs": {}}
+    source = tmp_path / "step-0000004.pt"
+    torch.save(ckpt, source)
+
+    cache, ext = FeatureCache(tmp_path / "cache"), CountingExtractor()
+    sample = lambda n, seed: np.full((n, 2), float(seed))  # noqa: E731
+    code = generator_code_sha256(source)
+    assert code.startswith("cache-test-net:")
+    cache.source_features(source, ext, sample, n=3, seed=1)
+    cache.source_features(source, ext, sample, n=3, seed=1)
+    assert ext.calls == 1
+    module_file.write_text(module_file.read_text() + "# edited: another net\n")
+    assert generator_code_sha256(source) != code
+    cache.source_features(source, ext, sample, n=3, seed=1)
+    assert ext.calls == 2
+
+
+def test_the_cache_keeps_its_size_limit_least_recently_used_first(tmp_path) -> None:
+    ext = CountingExtractor()
+    cache = FeatureCache(tmp_path, max_bytes=10**9)
+    arrays = [np.full((64, 8), float(i)) for i in range(4)]
+    for x in arrays:
+        cache.features(x, ext)
+        time.sleep(0.01)
+    size = next(tmp_path.glob("*/*.npy")).stat().st_size
+    cache.features(arrays[0], ext)  # a hit: entry 0 becomes the most recently used
+    assert ext.calls == 4 and len(list(tmp_path.glob("*/*.npy"))) == 4
+    small = FeatureCache(tmp_path, max_bytes=int(2.5 * size))
+    small.features(np.full((64, 8), 9.0), ext)  # a fifth entry: the cache must shrink to two entries
+    left = {float(np.load(p)[0, 0]) / 2 for p in tmp_path.glob("*/*.npy")}
+    assert left == {9.0, 0.0}

@@ -3,7 +3,8 @@
 A small registry maps a name to a factory of extractors. An extractor is a callable
 ``extractor(x, batch_size=...) -> numpy (n, dim)`` with a ``name``, a ``version`` (bumped when
 its preprocessing changes) and the ``weights_sha256`` of its weights file; the last two feed the
-feature cache (:mod:`gandiag.features.cache`). Built in:
+feature cache (:mod:`gandiag.features.cache`), which also checks a stored entry's width against
+``feature_dim(sample_shape)`` where an extractor has it. Built in:
 
 * ``identity``: the samples themselves, flattened to (n, d), float64 (vector data, 2-D mixtures);
 * ``digits``: penultimate layer (64 per 8x8 channel) of gandiag's shipped digits classifier
@@ -57,6 +58,11 @@ class IdentityExtractor:
     def __call__(self, x: Any, *, batch_size: int = 0) -> np.ndarray:
         del batch_size  # no network: nothing to batch
         return as_2d(x, name="samples")
+
+    @staticmethod
+    def feature_dim(sample_shape: tuple[int, ...]) -> int:
+        """Features per sample: the sample's size."""
+        return int(np.prod(sample_shape)) if sample_shape else 1
 
 
 def _digits(**options: Any) -> FeatureExtractor:

@@ -32,3 +32,9 @@ class DigitsExtractor:
         flat = imgs.reshape(n * c, 1, 8, 8)  # each channel is one digit (stacked-digits)
         feats = batched(self.net.features, flat, int(batch_size) * c)
         return feats.reshape(n, c * FEATURE_DIM).numpy()
+
+    @staticmethod
+    def feature_dim(sample_shape: tuple[int, ...]) -> int:
+        """64 features per 8x8 channel."""
+        channels = sample_shape[0] if len(sample_shape) == 3 else 1
+        return FEATURE_DIM * int(channels)

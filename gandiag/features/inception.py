@@ -172,6 +172,11 @@ class InceptionExtractor:
         self.weights_sha256 = self.net.weights_sha256
         self.device = torch.device(device)
 
+    @staticmethod
+    def feature_dim(sample_shape: tuple[int, ...]) -> int:
+        """2048 pool features whatever the image size."""
+        return 2048
+
     def __call__(self, x: Any, *, batch_size: int = 64) -> np.ndarray:
         n = len(x)
         out = np.empty((n, 2048), dtype=np.float32)
