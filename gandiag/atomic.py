@@ -63,7 +63,8 @@ def folder_lock(path: str | os.PathLike, option: str = "--out") -> Iterator[Path
 
     A second process that asks for the same folder gets a :class:`GandiagInputError` at once,
     naming the folder and the process that holds it; the lock dies with its process (``flock``),
-    so a killed writer leaves no stale lock. Re-entrant within one process.
+    so a killed writer leaves no stale lock (only its empty lock file, reused by the next writer).
+    The lock file is removed on release. Re-entrant within one process.
     """
     import fcntl
 
@@ -78,25 +79,40 @@ def folder_lock(path: str | os.PathLike, option: str = "--out") -> Iterator[Path
             _HELD[folder] = (fd, depth - 1)
         return
     lock = folder.parent / f".{folder.name}.lock"
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-    except OSError as exc:
-        raise GandiagInputError(f"{option} {path}: cannot create the lock file {lock} ({exc.strerror})") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+    while True:
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as exc:
+            raise GandiagInputError(f"{option} {path}: cannot create the lock file {lock} ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise GandiagInputError(f"{option} {path}: another gandiag ({holder}) is writing this folder; "
+                                    "wait for it to finish or choose another folder") from None
+        try:  # the holder before us may have removed the file after we opened it: lock the current one
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
         os.close(fd)
-        raise GandiagInputError(f"{option} {path}: another gandiag ({holder}) is writing this folder; "
-                                "wait for it to finish or choose another folder") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+    try:  # who holds it, for the message a second writer gets; a full disk only loses the note
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+    except OSError:
+        pass
     _HELD[folder] = (fd, 1)
     try:
         yield folder
     finally:
         del _HELD[folder]
+        try:
+            os.unlink(lock)  # removed while still held, so no one can lock a file that is going away
+        except OSError:
+            pass
         os.close(fd)  # releases the flock
 
 
