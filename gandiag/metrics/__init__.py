@@ -2,6 +2,18 @@
 
 Inputs are numpy arrays or torch tensors of shape (n, d); each function returns a Python
 float (or a dict of floats). CONTRACT.md sections 5 and 8.
+
+Examples
+--------
+Every point of ``fake`` is ``real``'s moved by (3, 4), so both W1 and sqrt(FID) are 5:
+
+>>> import numpy as np
+>>> import torch
+>>> from gandiag.metrics import fid, w1
+>>> real = np.random.default_rng(0).normal(size=(64, 2))
+>>> fake = torch.from_numpy(real + [3.0, 4.0])
+>>> round(w1(real, fake), 6), round(fid(real, fake), 6)
+(5.0, 25.0)
 """
 
 from ._divergence_api import *  # noqa: F401,F403  (JS, Wasserstein, Sinkhorn: divergences issue)

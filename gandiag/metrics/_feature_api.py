@@ -30,7 +30,40 @@ PRDC_COLUMNS = FEATURE_COLUMNS[2:]  # precision, recall, density, coverage: one 
 
 
 def feature_metric(column: str, **options: Any) -> Callable[[Any, Any], float]:
-    """``metric(real, fake) -> float`` for a feature column; ``options`` go to fid/kid/prdc."""
+    """``metric(real, fake) -> float`` for a feature column; ``options`` go to fid/kid/prdc.
+
+    Parameters
+    ----------
+    column : str
+        One of ``fid``, ``kid``, ``precision``, ``recall``, ``density``, ``coverage``.
+    **options
+        Keyword arguments of :func:`fid`, :func:`kid` or :func:`prdc`.
+
+    Returns
+    -------
+    callable
+        ``metric(real, fake) -> float``, the form :func:`bootstrap_interval`,
+        :func:`subsample_interval` and :func:`real_vs_real` accept.
+
+    Raises
+    ------
+    GandiagInputError
+        An unknown ``column``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gandiag.metrics import feature_metric
+    >>> x = np.random.default_rng(0).normal(size=(64, 2))
+    >>> feature_metric("precision")(x, x)
+    1.0
+    >>> round(feature_metric("fid")(x, x + [3.0, 4.0]), 6)
+    25.0
+    >>> feature_metric("w1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gandiag.errors.GandiagInputError: unknown feature metric 'w1': use one of fid, kid, precision, ...
+    """
     if column == "fid":
         return lambda real, fake: fid(real, fake, **options)
     if column == "kid":
@@ -58,6 +91,54 @@ def feature_intervals(
     FID: :func:`bootstrap_interval` (``n_boot`` resamples). KID and precision/recall/density/
     coverage: :func:`subsample_interval` (``repeats`` subsamples of ``fraction`` of each set);
     KID's ``subset_size`` is capped at the subsample size. Same seed, same intervals.
+
+    Parameters
+    ----------
+    real, fake : array_like
+        Feature sets (n_r, d) and (n_f, d), numpy arrays or torch tensors.
+    columns : tuple of str, default all six
+        Which of ``fid``, ``kid``, ``precision``, ``recall``, ``density``, ``coverage`` to give;
+        other names are ignored.
+    level : float, default 0.95
+        Confidence level, in (0, 1).
+    seed : int, default 0
+        Seed of the resamples and subsamples.
+    n_boot : int, default 100
+        Bootstrap resamples for FID.
+    repeats : int, default 10
+        Subsamples for the others.
+    fraction : float, default 0.5
+        Share of each set in one subsample, in (0, 1].
+    kid_options, prdc_options : dict, optional
+        Keyword arguments of :func:`kid` and :func:`prdc`.
+
+    Returns
+    -------
+    dict of str to tuple of float
+        ``{column: (low, high)}`` for the requested columns, in the order fid, kid, then the
+        requested ones of precision, recall, density, coverage.
+
+    Raises
+    ------
+    GandiagInputError
+        ``level`` or ``fraction`` out of range, or bad input to the metrics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gandiag.metrics import feature_intervals, fid
+    >>> rng = np.random.default_rng(0)
+    >>> real = rng.normal(size=(64, 2))
+    >>> fake = rng.normal(size=(64, 2)) + [1.0, 0.0]
+    >>> out = feature_intervals(real, fake, n_boot=20, repeats=5, kid_options={"subsets": 10})
+    >>> list(out)
+    ['fid', 'kid', 'precision', 'recall', 'density', 'coverage']
+    >>> all(low <= high for low, high in out.values())
+    True
+    >>> out["fid"][0] < fid(real, fake) < out["fid"][1]
+    True
+    >>> list(feature_intervals(real, fake, ("coverage", "fid"), n_boot=20, repeats=5))
+    ['fid', 'coverage']
     """
     out: dict[str, tuple[float, float]] = {}
     common = {"level": level, "seed": seed}

@@ -34,13 +34,71 @@ _ROWS = 4096  # rows per float64 chunk: 50,000 float32 Inception features never 
 
 
 def features_2d(x: Any, name: str) -> np.ndarray:
-    """(n, d) features; float32 inputs stay float32 (no copy), anything else becomes float64."""
+    """(n, d) features; float32 inputs stay float32 (no copy), anything else becomes float64.
+
+    Parameters
+    ----------
+    x : array_like
+        Features (n, d), numpy array or torch tensor; a 1-D array is n features of d = 1 and
+        images (n, C, H, W) are flattened.
+    name : str
+        What ``x`` is, for error messages (``"real"``, ``"fake"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The (n, d) array, float32 when ``x`` was float32, float64 otherwise.
+
+    Raises
+    ------
+    GandiagInputError
+        An empty array, or NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gandiag.metrics.fid import features_2d
+    >>> single = np.zeros((4, 3), dtype=np.float32)
+    >>> features_2d(single, "real").dtype, features_2d(single, "real") is single
+    (dtype('float32'), True)
+    >>> out = features_2d([1, 2, 3], "fake")
+    >>> out.shape, out.dtype
+    ((3, 1), dtype('float64'))
+    """
     single = getattr(x, "dtype", None) in (np.float32, torch.float32)
     return as_2d(x, name=name, dtype=np.float32 if single else np.float64)
 
 
 def feature_pair(real: Any, fake: Any) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`features_2d` of both sets, which must have the same dimension."""
+    """:func:`features_2d` of both sets, which must have the same dimension.
+
+    Parameters
+    ----------
+    real, fake : array_like
+        Feature sets (n_r, d) and (n_f, d), numpy arrays or torch tensors.
+
+    Returns
+    -------
+    real, fake : tuple of numpy.ndarray
+        Both as (n, d) arrays (float32 kept, anything else float64).
+
+    Raises
+    ------
+    GandiagInputError
+        Different dimensions, an empty set, or NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gandiag.metrics.fid import feature_pair
+    >>> r, f = feature_pair(np.zeros((5, 2)), np.ones((3, 2)))
+    >>> r.shape, f.shape
+    ((5, 2), (3, 2))
+    >>> feature_pair(np.zeros((5, 2)), np.ones((3, 4)))
+    Traceback (most recent call last):
+    ...
+    gandiag.errors.GandiagInputError: real and fake have different dimensions: 2 and 4
+    """
     r, f = features_2d(real, "real"), features_2d(fake, "fake")
     if r.shape[1] != f.shape[1]:
         raise GandiagInputError(f"real and fake have different dimensions: {r.shape[1]} and {f.shape[1]}")
@@ -51,6 +109,37 @@ def feature_statistics(features: Any, *, name: str = "features") -> tuple[np.nda
     """Mean (d,) and covariance (d, d), ddof = 1, of an (n, d) feature array (n >= 2).
 
     Accumulated in float64 over chunks of rows, centred on the mean (two passes).
+
+    Parameters
+    ----------
+    features : array_like
+        Features (n, d), n >= 2, numpy array or torch tensor (float32 is read in float64
+        chunks, never copied whole).
+    name : str, default "features"
+        What ``features`` are, for error messages.
+
+    Returns
+    -------
+    mu : numpy.ndarray
+        Float64 mean, shape (d,).
+    sigma : numpy.ndarray
+        Float64 covariance with ddof = 1, shape (d, d).
+
+    Raises
+    ------
+    GandiagInputError
+        Fewer than 2 rows, an empty array, or NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gandiag.metrics.fid import feature_statistics
+    >>> x = np.random.default_rng(0).normal(size=(100, 3))
+    >>> mu, sigma = feature_statistics(x)
+    >>> mu.shape, sigma.shape
+    ((3,), (3, 3))
+    >>> bool(np.allclose(mu, x.mean(axis=0)) and np.allclose(sigma, np.cov(x, rowvar=False)))
+    True
     """
     x = features_2d(features, name)
     _check_two(x, name)
@@ -89,6 +178,39 @@ def fid(real: Any, fake: Any) -> float:
     """FID between two feature sets (n_r, d) and (n_f, d), numpy or torch, real first.
 
     Exact in float64 for any n and d (module docstring); returns a Python float >= 0.
+
+    Parameters
+    ----------
+    real, fake : array_like
+        Feature sets (n_r, d) and (n_f, d), numpy arrays or torch tensors, at least 2 rows each.
+
+    Returns
+    -------
+    float
+        The Frechet distance between the Gaussians with the sets' means and ddof = 1
+        covariances, >= 0.
+
+    Raises
+    ------
+    GandiagInputError
+        Fewer than 2 rows in a set, sets of different dimensions, or NaN or infinite values.
+
+    Examples
+    --------
+    A translation by v leaves the covariances equal, so FID is |v|^2; through the d x d route
+    (n > d) and the Gram route (n <= d) alike:
+
+    >>> import numpy as np
+    >>> from gandiag.metrics import fid
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 2))
+    >>> round(fid(x, x), 6), round(fid(x, x + [3.0, 4.0]), 6)
+    (0.0, 25.0)
+    >>> wide = rng.normal(size=(5, 10))
+    >>> shift = np.zeros(10)
+    >>> shift[:2] = [3.0, 4.0]
+    >>> round(fid(wide, wide + shift), 6)
+    25.0
     """
     r, f = feature_pair(real, fake)
     _check_two(r, "real")

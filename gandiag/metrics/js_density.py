@@ -89,6 +89,48 @@ def js_density(real: Any, fake: Any, seed: int = 0, *, bandwidth: float | None =
     """Plug-in Jensen-Shannon divergence from Gaussian KDEs, in nats, for vectors with d <= 3.
 
     ``bandwidth`` (in pooled standard deviations) overrides the per-set leave-one-out choice.
+
+    Parameters
+    ----------
+    real, fake : array_like
+        Sample sets (n, d) and (m, d) with d <= 3 (a 1-D array is n samples of d = 1), numpy
+        arrays or torch tensors; at least 4 of each.
+    seed : int, default 0
+        Seeds the split of each set into a fitting half and a held-out half.
+    bandwidth : float, optional
+        One bandwidth for both densities, in pooled standard deviations; by default each set's
+        is chosen by leave-one-out likelihood.
+
+    Returns
+    -------
+    float
+        The plug-in JS estimate in nats, clipped to [0, log 2].
+
+    Raises
+    ------
+    GandiagInputError
+        d > 3, fewer than 4 samples in a set, sets of different dimensions, NaN or infinite
+        values, or a ``bandwidth`` that is not positive.
+
+    Examples
+    --------
+    JS(N(0, I), N((3, 0), I)) = 0.5268 nats (numerical integration along the first axis; the
+    second cancels):
+
+    >>> import numpy as np
+    >>> from gandiag.metrics import js_density
+    >>> rng = np.random.default_rng(0)
+    >>> real = rng.normal(size=(500, 2))
+    >>> same = rng.normal(size=(500, 2))
+    >>> far = rng.normal(size=(500, 2)) + [3.0, 0.0]
+    >>> abs(js_density(real, far) - 0.5268) < 0.03
+    True
+    >>> js_density(real, same) < 0.01
+    True
+    >>> js_density(rng.normal(size=(10, 4)), rng.normal(size=(10, 4)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gandiag.errors.GandiagInputError: js_density: samples have dimension 4; ... need d <= 3 (use js, ...)
     """
     x, y = pair_2d(real, fake)
     if x.shape[1] > MAX_DIM:

@@ -45,13 +45,41 @@ _GATHER_CHUNK = 1 << 20  # pairs per gather of coordinates (8 MB per column)
 
 
 class TooManyCandidates(Exception):
-    """The balls hold too many pairs for index lists; use the dense blocks."""
+    """The balls hold too many pairs for index lists; use the dense blocks.
+
+    Raised by :func:`tree_prdc` when the candidate pairs would exceed :data:`MAX_CANDIDATES`;
+    :func:`gandiag.metrics.prdc` catches it and falls back to the blocks.
+    """
 
 
 def sorted_per_row(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> torch.Tensor:
     """(n_rows, max count) ``values`` of each row sorted ascending, padded with +inf.
 
-    ``rows`` is sorted (row-major)."""
+    ``rows`` is sorted (row-major).
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        int64 row index of each value, sorted ascending, in [0, n_rows).
+    values : torch.Tensor
+        float64 values, one per entry of ``rows``.
+    n_rows : int
+        Number of rows of the result (rows without values are all +inf).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 tensor (n_rows, largest count per row), each row's values ascending, then +inf.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gandiag.metrics.prdc_tree import sorted_per_row
+    >>> rows = torch.tensor([0, 0, 1])
+    >>> values = torch.tensor([3.0, 1.0, 2.0], dtype=torch.float64)
+    >>> sorted_per_row(rows, values, 3).tolist()
+    [[1.0, 3.0], [2.0, inf], [inf, inf]]
+    """
     counts = torch.bincount(rows, minlength=n_rows)
     pos = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
     padded = torch.full((n_rows, int(counts.max())), float("inf"), dtype=torch.float64, device=rows.device)
@@ -61,7 +89,36 @@ def sorted_per_row(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> tor
 
 def summarise(in_pr: torch.Tensor, recalled: torch.Tensor, in_count: torch.Tensor, covered: torch.Tensor,
               k_dc: int) -> dict[str, float]:
-    """The four metrics from per-fake flags/counts (``in_pr``, ``in_count``) and per-real flags."""
+    """The four metrics from per-fake flags/counts (``in_pr``, ``in_count``) and per-real flags.
+
+    Parameters
+    ----------
+    in_pr : torch.Tensor
+        bool (M,): fake j lies in some real k_pr-ball.
+    recalled : torch.Tensor
+        bool (N,): real i lies in some fake k_pr-ball.
+    in_count : torch.Tensor
+        integer (M,): number of real k_dc-balls holding fake j.
+    covered : torch.Tensor
+        bool (N,): real i's k_dc-ball holds some fake point.
+    k_dc : int
+        Neighbourhood size of density.
+
+    Returns
+    -------
+    dict of str to float
+        ``precision``, ``recall``, ``density``, ``coverage`` (the formulas of
+        :mod:`gandiag.metrics.prdc`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gandiag.metrics.prdc_tree import summarise
+    >>> out = summarise(torch.tensor([True, False]), torch.tensor([True, True, False, False]),
+    ...                 torch.tensor([3, 1]), torch.tensor([True, False, False, False]), k_dc=2)
+    >>> out
+    {'precision': 0.5, 'recall': 0.5, 'density': 1.0, 'coverage': 0.25}
+    """
     return {
         "precision": float(in_pr.double().mean()),
         "recall": float(recalled.double().mean()),
@@ -93,6 +150,33 @@ def formula(x, y, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     The dot product is a chain of fused multiply-adds over the coordinates in order (``addcmul``),
     which is what numpy's BLAS (hence scikit-learn and the ``prdc`` package) computes for d <= 8:
     checked element by element, so that ties with a radius fall the same way as theirs.
+
+    Parameters
+    ----------
+    x, y : gandiag.metrics.prdc._Side
+        The two feature sets, with their float64 squared norms ``sq64``.
+    i, j : torch.Tensor
+        int64 index pairs: rows of ``x`` and rows of ``y``, of the same length.
+
+    Returns
+    -------
+    torch.Tensor
+        float64 squared distances v, one per pair (not clamped: may be a round-off below 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from gandiag.metrics.prdc import _Side
+    >>> from gandiag.metrics.prdc_tree import formula
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(8, 2)), rng.normal(size=(6, 2))
+    >>> side_a = _Side(torch.from_numpy(a), "exact", torch.float64)
+    >>> side_b = _Side(torch.from_numpy(b), "exact", torch.float64)
+    >>> i, j = torch.tensor([0, 1, 7]), torch.tensor([5, 0, 2])
+    >>> v = formula(side_a, side_b, i, j).numpy()
+    >>> bool(np.allclose(v, ((a[i.numpy()] - b[j.numpy()]) ** 2).sum(axis=1)))
+    True
     """
     dots = torch.empty(len(i), dtype=torch.float64)
     for p in range(0, len(i), _GATHER_CHUNK):
@@ -109,7 +193,38 @@ def _reach(r_sq: np.ndarray, err: float, slack: float) -> np.ndarray:
 
 
 def tree_radii(side, tree: cKDTree, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
-    """float64 formula squared distance from each point of ``side`` to its k-th nearest other one."""
+    """float64 formula squared distance from each point of ``side`` to its k-th nearest other one.
+
+    Parameters
+    ----------
+    side : gandiag.metrics.prdc._Side
+        The feature set, on the CPU.
+    tree : scipy.spatial.cKDTree
+        A k-d tree of the same points.
+    ks : tuple of int
+        The neighbour ranks wanted (each smaller than the number of points).
+
+    Returns
+    -------
+    dict of int to torch.Tensor
+        ``{k: float64 (n,)}``: squared distance (by :func:`formula`) of each point to its k-th
+        nearest other point.
+
+    Examples
+    --------
+    Against all squared distances sorted per row (the point itself, at 0, comes first):
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from scipy.spatial import cKDTree
+    >>> from gandiag.metrics.prdc import _Side
+    >>> from gandiag.metrics.prdc_tree import tree_radii
+    >>> x = np.random.default_rng(0).normal(size=(64, 2))
+    >>> radii = tree_radii(_Side(torch.from_numpy(x), "exact", torch.float64), cKDTree(x), (3, 5))
+    >>> every = np.sort(((x[:, None] - x[None]) ** 2).sum(axis=-1), axis=1)
+    >>> bool(np.allclose(radii[3].numpy(), every[:, 3]) and np.allclose(radii[5].numpy(), every[:, 5]))
+    True
+    """
     points = side.y.numpy()
     kk = max(ks) + 1
     true_dist, _ = tree.query(points, k=kk, workers=-1)
@@ -124,7 +239,42 @@ def tree_radii(side, tree: cKDTree, ks: tuple[int, ...]) -> dict[int, torch.Tens
 def tree_prdc(real_s, fake_s, k_pr: int, k_dc: int, inside) -> dict[str, float]:
     """precision, recall, density, coverage with tree candidates (``real_s``/``fake_s``: ``_Side``).
 
-    Raises :class:`TooManyCandidates` when the candidate lists would be too long."""
+    Raises :class:`TooManyCandidates` when the candidate lists would be too long.
+
+    Parameters
+    ----------
+    real_s, fake_s : gandiag.metrics.prdc._Side
+        The real and fake feature sets, on the CPU.
+    k_pr, k_dc : int
+        Neighbourhood sizes of precision/recall and of density/coverage.
+    inside : callable
+        ``torch.lt`` (the ``prdc`` convention) or ``torch.le`` (torch-fidelity's).
+
+    Returns
+    -------
+    dict of str to float
+        ``precision``, ``recall``, ``density``, ``coverage``: the values of the dense blocks of
+        :func:`gandiag.metrics.prdc`.
+
+    Raises
+    ------
+    TooManyCandidates
+        More than :data:`MAX_CANDIDATES` candidate pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from gandiag.metrics import prdc
+    >>> from gandiag.metrics.prdc import _Side
+    >>> from gandiag.metrics.prdc_tree import tree_prdc
+    >>> rng = np.random.default_rng(0)
+    >>> real = rng.normal(size=(64, 2))
+    >>> fake = rng.normal(size=(64, 2)) + [1.0, 0.0]
+    >>> real_s, fake_s = (_Side(torch.from_numpy(a), "exact", torch.float64) for a in (real, fake))
+    >>> tree_prdc(real_s, fake_s, 3, 5, torch.lt) == prdc(real, fake, search="blocks")
+    True
+    """
     real_np, fake_np = real_s.y.numpy(), fake_s.y.numpy()
     real_tree, fake_tree = cKDTree(real_np), cKDTree(fake_np)
     v_real = tree_radii(real_s, real_tree, tuple(sorted({k_pr, k_dc})))
