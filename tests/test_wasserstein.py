@@ -113,3 +113,25 @@ def test_torch_input_and_python_float():
 def test_bad_input_is_one_clear_error(call, fragment):
     with pytest.raises(GandiagInputError, match=fragment):
         call(np.zeros((10, 2)))
+
+
+def _gridded(rng, n, d, scale):
+    """Samples on the 2**-20 grid: adding an offset up to 1e8 to them is exact in float64."""
+    return np.round(rng.normal(scale=scale, size=(n, d)) * 2**20) / 2**20
+
+
+@pytest.mark.parametrize("d", [2, 65, 256])
+@pytest.mark.parametrize("offset", [1e4, 1e6, 1e8])
+def test_transport_distances_do_not_move_with_the_origin(d, offset):
+    """Issue 16, item 2: a common translation changes nothing (before, W1 = W2 = 0 at 1e8, d > 64)."""
+    from gandiag.metrics import sinkhorn, sliced_w
+
+    rng = np.random.default_rng(d)
+    x, y = _gridded(rng, 120, d, 1.0), _gridded(rng, 100, d, 1.5) + 0.25
+    assert np.array_equal((x + offset) - offset, x) and np.array_equal((y + offset) - offset, y)
+    for metric in (w1, w2):
+        assert metric(x + offset, y + offset) == pytest.approx(metric(x, y), rel=1e-9)
+    sliced = sliced_w(x, y, n_projections=50, seed=1)
+    assert sliced_w(x + offset, y + offset, n_projections=50, seed=1) == pytest.approx(sliced, rel=1e-9)
+    base = sinkhorn(x, y)
+    assert sinkhorn(x + offset, y + offset) == pytest.approx(base, rel=1e-6)

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._arrays import pair_2d, to_numpy
 from ..errors import GandiagInputError
+from .wasserstein import centred
 
 __all__ = ["sliced_w", "random_projections"]
 
@@ -185,7 +186,7 @@ def sliced_w(
     >>> sliced_w(real, fake, n_projections=50, seed=0) == value
     True
     """
-    x, y = pair_2d(real, fake)
+    x, y = centred(*pair_2d(real, fake))  # projections of far-off points would lose their digits
     if not p >= 1:
         raise GandiagInputError(f"p must be at least 1, got {p!r}")
     if int(block_bytes) != block_bytes or block_bytes < 1:

@@ -188,16 +188,37 @@ def _subsample(x: np.ndarray, y: np.ndarray, max_points: int, seed: int, metric:
     return xs, ys
 
 
+def centred(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x - m`` and ``y - m`` with ``m`` the pooled mean: the same translation of both sets.
+
+    Transport costs do not change under a common translation, but |x|^2 + |y|^2 - 2 x.y and
+    projections x.theta lose every digit of ||x - y|| when both sets sit far from the origin
+    (offset 1e8: W1 = W2 = 0). Near such an offset, x - m is computed exactly (Sterbenz: x and m
+    lie within a factor 2), so centring costs no accuracy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = centred(np.array([[1e8 + 1.0]]), np.array([[1e8 - 1.0]]))
+    >>> float(a[0, 0] - b[0, 0])
+    2.0
+    """
+    m = (x.sum(axis=0) + y.sum(axis=0)) / (len(x) + len(y))
+    return x - m, y - m
+
+
 def _cost(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
     """C_ij = ||x_i - y_j||^p, float64.
 
-    Exact coordinate differences up to d = 64 (identical points cost exactly 0); beyond, the
-    BLAS expansion |x|^2 + |y|^2 - 2 x.y, which is ~20x faster at d = 2048 and off by ~1e-13
-    relative to |x|^2.
+    Exact coordinate differences up to d = 64 (identical points cost exactly 0, and a common
+    offset cancels exactly in x - y); beyond, the BLAS expansion |x|^2 + |y|^2 - 2 x.y on the
+    :func:`centred` sets, which is ~20x faster at d = 2048 and off by ~1e-13 relative to the
+    centred |x|^2.
     """
     if x.shape[1] <= EXACT_DIFFERENCES_MAX_DIM:
         sq = cdist(x, y, metric="sqeuclidean")
     else:
+        x, y = centred(x, y)  # the expansion cancels catastrophically far from the origin
         sq = torch.cdist(torch.from_numpy(x), torch.from_numpy(y), compute_mode="use_mm_for_euclid_dist").numpy() ** 2
         np.maximum(sq, 0.0, out=sq)
     return sq if p == 2 else np.power(sq, p / 2.0, out=sq)
