@@ -18,10 +18,64 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ._arrays import check_budget, check_samples, one_line
 from .errors import GandiagInputError, SourceError
 
 CHUNK = 256
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+#: Seeds are integers in [0, MAX_SEED] (63 bits: offsets added to a seed stay within torch's range).
+MAX_SEED = 2**63 - 1
+#: Device types a generator may run on (each only where torch reports it available).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+
+
+def check_n(n: Any, name: str = "n") -> int:
+    """``n`` as a positive int (the number of samples), or :class:`GandiagInputError` naming ``name``."""
+    if not _is_integer(n) or n < 1:
+        raise GandiagInputError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as an int in [0, MAX_SEED], or :class:`GandiagInputError` naming ``name``."""
+    if not _is_integer(seed) or not 0 <= seed <= MAX_SEED:
+        raise GandiagInputError(f"{name} must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    return int(seed)
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` this machine has, or :class:`GandiagInputError` naming ``name``.
+
+    cpu always; cuda (or cuda:N) only when torch sees a CUDA device (N below the device count);
+    mps only where torch reports it available.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise GandiagInputError(f"{name} {device!r}: not a torch device; use cpu, cuda or cuda:N") from None
+    if dev.type not in DEVICE_TYPES:
+        raise GandiagInputError(f"{name} {device!r}: gandiag runs generators on {', '.join(DEVICE_TYPES)}, "
+                                f"not {dev.type}")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            built = "built without CUDA" if torch.version.cuda is None else "no CUDA device or driver found"
+            raise GandiagInputError(f"{name} {device}: CUDA is not available on this machine "
+                                    f"(torch {torch.__version__}: {built}); use cpu")
+        if dev.index is not None and dev.index >= count:
+            raise GandiagInputError(f"{name} {device}: this machine has {count} CUDA device(s), "
+                                    f"cuda:0 to cuda:{count - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise GandiagInputError(f"{name} {device}: MPS is not available on this machine; use cpu")
+    return dev
 
 
 @dataclass(frozen=True)
@@ -53,23 +107,26 @@ def chunk_generator(seed: int, chunk_index: int) -> torch.Generator:
 
 
 class Generator:
-    """Base class. ``source`` names where it came from; ``step`` is the training step or None."""
+    """Base class. ``source`` names where it came from; ``step`` is the training step or None.
+
+    Subclasses implement ``_draw(n, seed, **options)``; :meth:`sample` checks ``n`` and ``seed``
+    and passes what ``_draw`` returns through :func:`gandiag._arrays.check_samples` (finite,
+    rank 2 or 4, floating, images in [-1, 1]), so no caller ever sees unusable samples.
+    """
 
     source: str = "<memory>"
     step: int | None = None
 
-    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+    def sample(self, n: int, seed: int = 0, **options: Any) -> torch.Tensor:
         """Return ``n`` samples as a float32 CPU tensor, (n, d) or (n, C, H, W)."""
+        x = self._draw(check_n(n), check_seed(seed), **options)
+        return check_samples(x, self.source)
+
+    def _draw(self, n: int, seed: int, **options: Any) -> torch.Tensor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r}, step={self.step})"
-
-
-def _check_n(n: int) -> int:
-    if int(n) != n or n < 1:
-        raise GandiagInputError(f"n must be a positive integer, got {n!r}")
-    return int(n)
 
 
 class NetworkGenerator(Generator):
@@ -100,8 +157,10 @@ class NetworkGenerator(Generator):
 
     def sample(self, n: int, seed: int = 0, *, labels: int | None = None) -> torch.Tensor:
         """``n`` samples; with ``labels=c`` a conditional generator draws class ``c`` only."""
-        n = _check_n(n)
-        out = []
+        return super().sample(n, seed, labels=labels)
+
+    def _draw(self, n: int, seed: int, *, labels: int | None = None) -> torch.Tensor:
+        out: list[torch.Tensor] = []
         with torch.inference_mode():
             for c in range(-(-n // self.chunk)):
                 g = chunk_generator(seed, c)
@@ -113,8 +172,11 @@ class NetworkGenerator(Generator):
                         y = torch.full_like(y, int(labels))
                     args.append(y.to(self.device))
                 out.append(self._call(*args))
-        x = torch.cat(out)[:n]
-        return x
+                if c == 0:  # the first chunk tells the size of one sample: refuse n beyond the budget
+                    row = out[0][0]
+                    check_budget(n * row.numel() * row.element_size(),
+                                 f"n = {n} samples of shape {tuple(row.shape)}", hint="ask for fewer samples (--n)")
+        return torch.cat(out)[:n]
 
     def _call(self, *args: torch.Tensor) -> torch.Tensor:
         try:
@@ -122,7 +184,8 @@ class NetworkGenerator(Generator):
         except Exception as exc:
             raise SourceError(
                 self.source,
-                f"the generator failed on a latent batch of shape {tuple(args[0].shape)} ({type(exc).__name__}: {exc})",
+                f"the generator failed on a latent batch of shape {tuple(args[0].shape)} ({type(exc).__name__}: "
+                f"{one_line(exc)})",
                 hint="check --latent-dim and that the program takes z of shape (batch, latent_dim)",
             ) from exc
         if isinstance(y, (tuple, list)):
@@ -153,8 +216,7 @@ class SampleFileGenerator(Generator):
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
-    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
-        n = _check_n(n)
+    def _draw(self, n: int, seed: int) -> torch.Tensor:
         if n > len(self):
             raise SourceError(self.source, f"holds {len(self)} samples, {n} were asked for",
                               hint=f"ask for n <= {len(self)}")
