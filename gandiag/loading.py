@@ -10,13 +10,20 @@ and any operator beyond ATen's computations). TorchScript archives *are* code (t
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
+from torch.nn.modules.module import (
+    register_module_buffer_registration_hook,
+    register_module_parameter_registration_hook,
+)
 
+from ._arrays import check_samples, format_bytes, memory_budget, one_line
 from .checkpoint import read_checkpoint, step_from_name
 from .errors import GandiagInputError, SourceError
 from .program_archive import load_program
@@ -26,6 +33,7 @@ from .generators import (
     LatentSpec,
     NetworkGenerator,
     SampleFileGenerator,
+    check_device,
     check_output_shape,
 )
 from .references import Reference, _load_array_file
@@ -35,13 +43,119 @@ from .architectures import available_architectures, resolve_architecture
 CHECKPOINT_SUFFIXES = (".pt", ".pt2", ".npy", ".npz")
 
 
-def _latent(default: LatentSpec | None, latent: str | None, latent_dim: int | None, source: str) -> LatentSpec:
-    dim = latent_dim if latent_dim is not None else (default.dim if default else None)
+def _latent(source: Path, file_dim: int | None, file_distribution: str, latent: str | None,
+            latent_dim: int | None) -> LatentSpec:
+    """The latent prior: the options' ``latent``/``latent_dim`` over what the file says; errors name the file."""
+    dim = latent_dim if latent_dim is not None else file_dim
     if dim is None:
         raise SourceError(source, "the latent dimension cannot be read from the file",
                           hint="pass latent_dim= (CLI: --latent-dim)")
-    dist = latent or (default.distribution if default else "normal")
-    return LatentSpec(int(dim), dist)
+    try:
+        return LatentSpec(dim, latent or file_distribution)
+    except GandiagInputError as exc:
+        raise SourceError(source, str(exc), hint="pass latent_dim= (CLI: --latent-dim) or latent= (--latent)") from None
+
+
+# ------------------------------------------------------------------------------ network sizes
+
+
+class NetworkTooLarge(Exception):
+    """Raised from inside an architecture's constructor by :func:`registration_limit`."""
+
+
+@contextlib.contextmanager
+def registration_limit(max_bytes: int, max_tensors: int) -> Iterator[dict[str, int]]:
+    """Abort any module constructor run in this thread (raise :class:`NetworkTooLarge`) as soon as
+    the parameters and buffers it registers exceed ``max_tensors`` tensors or ``max_bytes`` bytes.
+
+    Used with ``torch.device("meta")``, nothing is allocated while counting; the tensor count
+    also stops constructors that would build layers for minutes (``depth=10**8``).
+    """
+    owner = threading.get_ident()
+    seen = {"tensors": 0, "bytes": 0}
+
+    def count(module: torch.nn.Module, name: str, tensor: torch.Tensor | None) -> None:
+        if tensor is None or threading.get_ident() != owner:
+            return None
+        seen["tensors"] += 1
+        seen["bytes"] += tensor.numel() * tensor.element_size()
+        if seen["tensors"] > max_tensors:
+            raise NetworkTooLarge(f"more than {max_tensors} parameter and buffer tensors")
+        if seen["bytes"] > max_bytes:
+            raise NetworkTooLarge(f"more than {format_bytes(max_bytes)} of parameters and buffers")
+        return None
+
+    handles = [register_module_parameter_registration_hook(count), register_module_buffer_registration_hook(count)]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def meta_network(factory: Callable[..., torch.nn.Module], kwargs: dict[str, Any], *, max_bytes: int,
+                 max_tensors: int) -> torch.nn.Module:
+    """``factory(**kwargs)`` built on the meta device (shapes only, no memory) within the limits."""
+    with registration_limit(max_bytes, max_tensors), torch.device("meta"):
+        return factory(**kwargs)
+
+
+def _shape_mismatches(net: torch.nn.Module, state: dict[str, Any]) -> list[str]:
+    """How the state dict of ``net`` (built on meta) and the stored ``state`` differ, one phrase each."""
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items() if isinstance(v, torch.Tensor)}
+    have = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    problems = [f"{k} is {have[k]} in the file but {want[k]} in the network"
+                for k in want if k in have and have[k] != want[k]]
+    problems += [f"{k} is missing from the file" for k in want if k not in state]
+    problems += [f"{k} is not in the network" for k in state if k not in want and isinstance(state[k], torch.Tensor)]
+    return problems
+
+
+def _build_network(path: Path, name: str, factory: Callable[..., torch.nn.Module], kwargs: dict[str, Any],
+                   state: dict[str, Any]) -> torch.nn.Module:
+    """The architecture ``name`` built from ``kwargs`` with the weights ``state``, sizes checked first.
+
+    The network is first built on the meta device, counted as it registers tensors (at most twice
+    the stored tensors plus 64, and the memory budget), and its parameter shapes compared with
+    the stored ones; only a network that matches is built for real and given the weights. So
+    kwargs that ask for an absurd size (width=10**9, depth=10**8) are refused before allocating.
+    """
+    limits = dict(max_bytes=memory_budget(), max_tensors=2 * len(state) + 64)
+    stored = sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+
+    def too_large(exc: NetworkTooLarge) -> SourceError:
+        return SourceError(path, f"its architecture kwargs {one_line(repr(kwargs), 160)} ask for a network with {exc}, "
+                           f"while the file holds {len(state)} tensors ({format_bytes(stored)}); refused before "
+                           "allocating", hint="the checkpoint's kwargs do not match its weights")
+
+    def unfit(problem: str) -> SourceError:
+        return SourceError(path, f"its weights do not fit architecture {name!r} with kwargs "
+                           f"{one_line(repr(kwargs), 160)} ({problem})",
+                           hint="the checkpoint and the registered architecture disagree")
+
+    try:
+        meta = meta_network(factory, kwargs, **limits)
+    except NetworkTooLarge as exc:
+        raise too_large(exc) from None
+    except Exception:  # an architecture that cannot be built on meta: the guarded real build decides
+        meta = None
+    if meta is not None:
+        try:
+            problems = _shape_mismatches(meta, state)
+        except Exception:  # a state_dict hook that needs real tensors
+            problems = []
+        if problems:
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise unfit("; ".join(problems[:3]) + more)
+    try:
+        with registration_limit(**limits):
+            net = factory(**kwargs)
+        net.load_state_dict(state)
+    except NetworkTooLarge as exc:
+        raise too_large(exc) from None
+    except Exception as exc:
+        raise unfit(f"{type(exc).__name__}: {one_line(exc, 200)}") from exc
+    return net
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -54,10 +168,14 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path)  # field types checked: checkpoint.check_fields
     arch = ckpt["architecture"]
     name, kwargs = arch["name"], dict(arch.get("kwargs", {}))
-    factory = resolve_architecture(name)
+    try:
+        factory = resolve_architecture(name)
+    except Exception as exc:  # an entry point whose package fails to import
+        raise SourceError(path, f"the package registering architecture {name!r} failed to load "
+                          f"({type(exc).__name__}: {one_line(exc, 160)})", hint="reinstall it") from exc
     if factory is None:
         raise SourceError(
             path,
@@ -65,18 +183,13 @@ def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, dev
             hint="install the package that registers it in the 'gandiag.architectures' entry-point group, "
             "or call gandiag.register_architecture(name, factory)",
         )
-    try:
-        net = factory(**kwargs)
-        net.load_state_dict(ckpt["generator"])
-    except Exception as exc:
-        raise SourceError(path, f"its weights do not fit architecture {name!r} ({type(exc).__name__}: {exc})",
-                          hint="the checkpoint and the registered architecture disagree") from exc
+    net = _build_network(path, name, factory, kwargs, ckpt["generator"])
     net.eval().to(device)
     spec = ckpt["latent"]
-    default = LatentSpec(int(spec["dim"]), str(spec.get("distribution", "normal")))
-    n_classes = int(getattr(net, "n_classes", 0) or 0) or None
-    return NetworkGenerator(net, _latent(default, latent, latent_dim, str(path)), source=str(path),
-                            step=int(ckpt["step"]), n_classes=n_classes, device=device)
+    n_classes = getattr(net, "n_classes", 0)
+    n_classes = n_classes if type(n_classes) is int and n_classes > 0 else None
+    return NetworkGenerator(net, _latent(path, spec["dim"], spec.get("distribution", "normal"), latent, latent_dim),
+                            source=str(path), step=ckpt["step"], n_classes=n_classes, device=device)
 
 
 TORCHSCRIPT_REFUSED = ("a TorchScript archive: loading one runs code from the file "
@@ -93,12 +206,12 @@ def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, de
     except Exception as exc:
         raise SourceError(path, f"not a readable TorchScript archive ({type(exc).__name__})") from exc
     attr = getattr(module, "latent_dim", None)
-    default = LatentSpec(attr) if isinstance(attr, int) and not isinstance(attr, bool) and attr > 0 else None
-    if default is None and latent_dim is None:
+    file_dim = attr if type(attr) is int and attr > 0 else None
+    if file_dim is None and latent_dim is None:
         raise SourceError(path, "this TorchScript archive has no int attribute latent_dim",
                           hint="add `latent_dim: int` to the scripted module, or pass latent_dim= (CLI: --latent-dim)")
     module.eval()
-    return NetworkGenerator(module, _latent(default, latent, latent_dim, str(path)), source=str(path),
+    return NetworkGenerator(module, _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
                             step=step_from_name(path), device=device)
 
 
@@ -117,26 +230,20 @@ def _load_program(path: Path, latent: str | None, latent_dim: int | None, device
     if len(user_inputs) != 1 or len(shape) != 2:
         raise SourceError(path, f"the program takes {len(user_inputs)} input(s) of shape {shape}",
                           hint="export a module whose only input is z of shape (batch, latent_dim)")
-    default = LatentSpec(shape[1]) if isinstance(shape[1], int) else None
+    file_dim = shape[1] if isinstance(shape[1], int) else None
     chunk = shape[0] if isinstance(shape[0], int) else CHUNK  # a static batch fixes the chunk size
     module = program.module().to(device)
-    return NetworkGenerator(module, _latent(default, latent, latent_dim, str(path)), source=str(path),
+    return NetworkGenerator(module, _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
                             step=step_from_name(path), chunk=chunk, device=device)
 
 
 def _load_samples(path: Path) -> Generator:
     try:
-        arr = _load_array_file(path)
+        arr = _load_array_file(path)  # header checked before reading: no objects, size within the budget
     except GandiagInputError as exc:
         raise SourceError(path, str(exc).split(": ", 1)[-1]) from exc
-    if arr.ndim not in (2, 4):
-        raise SourceError(path, f"holds an array of shape {arr.shape}; samples must be (n, d) or (n, C, H, W)")
-    if arr.dtype.kind not in "fiub":
-        raise SourceError(path, f"holds an array of dtype {arr.dtype}; samples must be numbers")
-    data = torch.as_tensor(arr.astype("float32"))
-    if not torch.isfinite(data).all():
-        raise SourceError(path, "holds NaN or infinite values")
-    return SampleFileGenerator(data, source=str(path), step=step_from_name(path))
+    check_samples(arr, path)  # rank, dtype, finite, magnitude, image range: the file as a whole
+    return SampleFileGenerator(torch.as_tensor(arr.astype("float32")), source=str(path), step=step_from_name(path))
 
 
 class Run:
@@ -159,7 +266,11 @@ class Run:
         return len(self.paths)
 
     def load(self, index: int) -> Generator:
-        return load_generator(self.paths[index], **self.options)
+        path = self.paths[index]
+        if path.is_dir():  # a folder (or a link to one) named like a checkpoint: not a run inside the run
+            raise SourceError(path, "a folder inside a run folder, named like a checkpoint; a run's checkpoints "
+                              "are files")
+        return load_generator(path, **self.options)
 
     def __iter__(self) -> Iterator[Generator]:
         return (self.load(i) for i in range(len(self)))
@@ -191,17 +302,38 @@ def load_generator(
     ``allow_torchscript=True`` loads TorchScript archives, which runs code from the file: only
     for files you trust (without it they raise :class:`SourceError`).
     """
+    check_device(device, "device")
     path = Path(source)
     options = dict(latent=latent, latent_dim=latent_dim, reference=reference, device=device,
                    allow_torchscript=allow_torchscript)
     if path.is_dir():
-        paths = sorted((p for p in path.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")),
-                       key=_run_order)
-        if not paths:
+        try:
+            entries = [p for p in path.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")]
+        except OSError as exc:
+            raise SourceError(path, f"the folder cannot be listed ({exc.strerror or type(exc).__name__})") from exc
+        if not entries:
             raise SourceError(path, "folder holds no checkpoints, programs or sample files")
-        return Run(path, paths, options)
+        return Run(path, sorted(entries, key=_run_order), options)
     if not path.exists():
-        raise SourceError(path, "no such file or folder")
+        raise SourceError(path, "a symbolic link that leads nowhere (dangling, or a loop)" if path.is_symlink()
+                          else "no such file or folder")
+    if not path.is_file():
+        raise SourceError(path, "not a regular file (a FIFO, socket or device); gandiag reads files and folders")
+    try:
+        gen = _load_file(path, latent, latent_dim, device, allow_torchscript)
+        if reference is not None:
+            ref = _reference(reference)
+            check_output_shape(gen, ref.shape, ref.name)
+    except GandiagInputError:
+        raise
+    except Exception as exc:  # whatever else goes wrong with this file is this file's one-line error
+        raise SourceError(path, f"could not be loaded ({type(exc).__name__}: {one_line(exc, 200)})") from exc
+    return gen
+
+
+def _load_file(path: Path, latent: str | None, latent_dim: int | None, device: str,
+               allow_torchscript: bool) -> Generator:
+    """One generator file, by suffix (:func:`load_generator` has checked that it is a regular file)."""
     suffix = path.suffix.lower()
     if suffix == ".pt2":
         gen = _load_program(path, latent, latent_dim, device)
@@ -216,9 +348,6 @@ def load_generator(
         gen = _load_samples(path)
     else:
         raise SourceError(path, f"unknown file type {suffix or '(no suffix)'!r}")
-    if reference is not None:
-        ref = _reference(reference)
-        check_output_shape(gen, ref.shape, ref.name)
     return gen
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._arrays import one_line
 from ..errors import GandiagInputError, SourceError
-from ..generators import Generator
 from ..loading import iter_sources
 from ..modes import RunThresholds, analyze_run
 from ..modes.run_findings import RunFindings
@@ -99,11 +99,13 @@ def audit(
     failures: list[Exception] = []
     for source, run, step, gen in tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress):
         try:
-            if not isinstance(gen, Generator):
+            if isinstance(gen, SourceError):
                 raise gen
             row = scorer(gen, source=source)
             row["run"], row["error"] = run, ""
-        except (SourceError, GandiagInputError) as exc:  # recorded; the other sources are still scored
+        except Exception as exc:  # no source ends an audit: each failure is that source's error row
+            if not isinstance(exc, GandiagInputError):
+                exc = SourceError(source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
             failures.append(exc)
             row = _error_row(source, run, step, scorer, exc)
         rows.append(row)
