@@ -10,6 +10,7 @@ computation an uninterrupted run would have done.
 from __future__ import annotations
 
 import csv
+import math
 import platform
 import sys
 import time
@@ -23,9 +24,11 @@ from tqdm.auto import tqdm
 
 import gandiag
 from gandiag import GandiagInputError
+from gandiag._arrays import format_bytes, memory_budget
 from gandiag.atomic import atomic_path, output_folder
 from gandiag.checkpoint import FORMAT_VERSION, checkpoint_name, read_checkpoint, step_from_name, write_checkpoint
-from gandiag.generators import LatentSpec
+from gandiag.generators import LatentSpec, check_device
+from gandiag.loading import NetworkTooLarge, meta_network
 from gandiag.references import Reference
 from gandiag.references import reference as get_reference
 
@@ -57,6 +60,48 @@ def architecture(cfg: TrainConfig, ref: Reference) -> dict[str, Any]:
 
 _NETS = {"mlp-generator": MLPGenerator, "mlp-discriminator": MLPDiscriminator,
          "dcgan8-generator": DCGANGenerator, "dcgan8-discriminator": DCGANDiscriminator}
+
+#: Most parameter and buffer tensors the two nets of a run may register (depth=10**8 is refused).
+MAX_TENSORS = 10_000
+#: Copies of each parameter training holds: weights, gradients and two optimiser moments.
+TRAINING_COPIES = 4
+
+
+def check_settings(cfg: TrainConfig, arch: dict[str, Any]) -> None:
+    """Refuse ``--set`` values that would fail deep inside torch, train on NaN, or exhaust memory.
+
+    Learning rates, ``clip``: finite and > 0; ``beta1``/``beta2``: in [0, 1); ``gp_lambda``: finite
+    and >= 0; ``device``: one this machine has; the two nets (built on the meta device, so nothing
+    is allocated) within :data:`MAX_TENSORS` tensors and, times :data:`TRAINING_COPIES`, within
+    gandiag's memory budget (``GANDIAG_MEMORY_BUDGET``). Errors name the ``--set`` key.
+    """
+    def refuse(key: str, expected: str) -> GandiagInputError:
+        return GandiagInputError(f"--set {key}={getattr(cfg, key)!r}: {expected}")
+
+    for key in ("lr_g", "lr_d", "clip"):
+        if not math.isfinite(getattr(cfg, key)) or getattr(cfg, key) <= 0:
+            raise refuse(key, "must be a finite number > 0")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise refuse(key, "must be in [0, 1)")
+    if not math.isfinite(cfg.gp_lambda) or cfg.gp_lambda < 0:
+        raise refuse("gp_lambda", "must be a finite number >= 0")
+    check_device(cfg.device, "--device")
+    if cfg.depth * 2 > MAX_TENSORS:
+        raise refuse("depth", f"the nets would hold more than {MAX_TENSORS} tensors")
+    budget = memory_budget()
+    sizes = f"--set width={cfg.width} depth={cfg.depth} latent_dim={cfg.latent_dim}"
+    nets = [(arch["name"], arch["kwargs"]), (arch["discriminator"]["name"], arch["discriminator"]["kwargs"])]
+    try:
+        size = sum(sum(p.numel() * p.element_size() for p in meta_network(
+            _NETS[name], kwargs, max_bytes=budget // TRAINING_COPIES, max_tensors=MAX_TENSORS).parameters())
+            for name, kwargs in nets)
+    except NetworkTooLarge as exc:
+        raise GandiagInputError(f"{sizes}: a net would hold {exc}, and training keeps {TRAINING_COPIES} copies of "
+                                f"each parameter within gandiag's memory budget of {format_bytes(budget)}") from None
+    if size * TRAINING_COPIES > budget:
+        raise GandiagInputError(f"{sizes}: the nets' {format_bytes(size)} of parameters, {TRAINING_COPIES} copies in "
+                                f"training, exceed gandiag's memory budget of {format_bytes(budget)}")
 
 
 @dataclass
@@ -214,6 +259,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
     out = output_folder(out)
     ref = get_reference(cfg.reference)
     arch = architecture(cfg, ref)
+    check_settings(cfg, arch)
     existing = checkpoints(out) if out.exists() else []
     if existing and not resume:
         raise GandiagInputError(f"--out {out}: already holds {len(existing)} checkpoints; "

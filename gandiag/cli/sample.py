@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import GandiagInputError
 from ..loading import Run, load_generator
+from . import output_file, write_failed
 from .options import add_latent_options, latent_kwargs
 
 
@@ -27,15 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out = output_file(args.out)
     if out.suffix != ".npy":
         raise GandiagInputError(f"--out {out}: must end in .npy")
     gen = load_generator(args.source, reference=args.reference, **latent_kwargs(args))
     if isinstance(gen, Run):
         gen = gen.load(len(gen) - 1)
-    x = gen.sample(args.n, seed=args.seed).numpy()
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, x)
+    x = gen.sample(args.n, seed=args.seed).numpy()  # checked: finite, rank 2 or 4, images in [-1, 1]
+    try:
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, x)
+    except OSError as exc:
+        raise write_failed(out, exc) from exc
     print(f"{out}: {x.shape[0]} samples of shape {tuple(x.shape[1:])} from {gen.source} (seed {args.seed})")
     return 0

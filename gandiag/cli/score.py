@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..errors import GandiagInputError
+from . import output_file, write_failed
 from .options import add_scoring_options, run_audit
 
 WRITERS = {
@@ -48,8 +49,11 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
         except ImportError:
             raise GandiagInputError(f"--out {path}: writing parquet needs pyarrow (pip install pyarrow), "
                                     "or write .csv/.json instead") from None
-    with atomic_path(path) as tmp:
-        writer(frame, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            writer(frame, tmp)
+    except OSError as exc:
+        raise write_failed(path, exc) from exc
     return path
 
 
@@ -57,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from ..auditing.report import filled_columns
     from ..tables import markdown_table
 
-    out = Path(args.out) if args.out else None
+    out = output_file(args.out) if args.out else None
     if out is not None:
-        _writer(out)  # a bad suffix fails before any scoring
+        _writer(out)  # a bad suffix or a folder fails before any scoring
     report = run_audit(args)
     frame = report.frame
     shown = [c for c in filled_columns(frame)
