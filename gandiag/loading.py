@@ -11,6 +11,7 @@ and any operator beyond ATen's computations). TorchScript archives *are* code (t
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import warnings
 import zipfile
@@ -33,6 +34,7 @@ from .generators import (
     LatentSpec,
     NetworkGenerator,
     SampleFileGenerator,
+    as_generator,
     check_device,
     check_output_shape,
 )
@@ -293,14 +295,47 @@ def load_generator(
     device: str = "cpu",
     allow_torchscript: bool = False,
 ) -> Generator | Run:
-    """Load the generator in ``source`` (CONTRACT.md section 3).
+    """Load the generator in ``source`` (README "Load any generator and draw samples").
 
-    ``latent`` (``"normal"`` or ``"uniform"``) and ``latent_dim`` override what the file says.
-    With ``reference``, the generator's sample shape is checked against the reference's.
-    A folder gives a :class:`Run` of its checkpoints ordered by step. Any file that cannot be
-    used raises :class:`SourceError` naming the file and the accepted formats.
-    ``allow_torchscript=True`` loads TorchScript archives, which runs code from the file: only
-    for files you trust (without it they raise :class:`SourceError`).
+    Nothing in the file runs as code unless ``allow_torchscript=True``: checkpoints load with
+    ``torch.load(weights_only=True)``, programs through :mod:`gandiag.program_archive`, samples
+    with ``numpy.load(allow_pickle=False)``.
+
+    Parameters
+    ----------
+    source : str or Path
+        A gandiag checkpoint (``.pt``), a ``torch.export`` program (``.pt2``), a TorchScript
+        archive (``.pt``, only with ``allow_torchscript``), samples (``.npy``/``.npz``), or a folder.
+    latent : {"normal", "uniform"}, optional
+        The latent prior, overriding what the file says (default: the file's, else normal).
+    latent_dim : int, optional
+        The latent dimension, overriding what the file says.
+    reference : str or Reference, optional
+        Check that the generator's sample shape fits this reference.
+    device : str, default "cpu"
+        Torch device the network runs on.
+    allow_torchscript : bool, default False
+        Load TorchScript archives, which RUNS CODE FROM THE FILE: only for files you trust.
+
+    Returns
+    -------
+    Generator or Run
+        A generator with ``sample(n, seed)`` (the same seed gives the same samples whatever the
+        batch size), or for a folder a :class:`Run` of its checkpoints ordered by step, loaded lazily.
+
+    Raises
+    ------
+    SourceError
+        The file cannot be used (it names the file and says which formats are accepted).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, gandiag
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> np.save(folder / "samples.npy", np.zeros((100, 2), np.float32))
+    >>> gen = gandiag.load_generator(folder / "samples.npy", reference="ring8")
+    >>> tuple(gen.sample(10, seed=0).shape)
+    (10, 2)
     """
     check_device(device, "device")
     path = Path(source)
@@ -357,6 +392,9 @@ def iter_sources(
 ) -> tuple[int, Iterator[tuple[str, str, int | None, Generator | SourceError]]]:
     """Expand SOURCEs (files and run folders) into one item per checkpoint, loaded lazily.
 
+    A SOURCE that is not a path (a :class:`Generator`, or what :func:`gandiag.generators.as_generator`
+    accepts, such as an array of samples) is used as it is, named by its ``source``.
+
     Returns ``(count, items)``; each item is ``(source, run, step, generator)`` where ``run`` is the
     folder for a checkpoint of a run ("" otherwise) and ``generator`` is the :class:`SourceError`
     that loading raised when a SOURCE or a checkpoint inside a run cannot be used, so that callers
@@ -364,7 +402,20 @@ def iter_sources(
     raised at once (a mistyped path should not start a progress bar).
     """
     loaded: list[Generator | Run | SourceError] = []
+    names: list[str] = []
     for src in sources:
+        if not isinstance(src, (str, os.PathLike)):  # a generator or samples in memory
+            try:
+                gen = as_generator(src)
+                if reference is not None:
+                    ref = _reference(reference)
+                    check_output_shape(gen, ref.shape, ref.name)
+                loaded.append(gen)
+            except SourceError as exc:
+                loaded.append(exc)
+            names.append(getattr(loaded[-1], "source", None) or getattr(loaded[-1], "path", "<memory>"))
+            continue
+        names.append(str(src))
         try:
             loaded.append(load_generator(src, reference=reference, **options))
         except SourceError as exc:
@@ -374,11 +425,11 @@ def iter_sources(
     total = sum(len(g) if isinstance(g, Run) else 1 for g in loaded)
 
     def walk() -> Iterator[tuple[str, str, int | None, Generator | SourceError]]:
-        for src, gen in zip(sources, loaded):
+        for src, name, gen in zip(sources, names, loaded):
             if isinstance(gen, SourceError):
-                yield str(src), "", step_from_name(Path(src)), gen
+                yield name, "", step_from_name(Path(name)), gen
             elif not isinstance(gen, Run):
-                yield str(src), "", gen.step, gen
+                yield name, "", gen.step, gen
             else:
                 for i, (path, step) in enumerate(zip(gen.paths, gen.steps)):
                     try:

@@ -11,6 +11,7 @@ For each run folder the rows are then read in step order by :func:`gandiag.modes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,7 +25,8 @@ from ..loading import iter_sources
 from ..modes import RunThresholds, analyze_run
 from ..modes.run_findings import RunFindings
 from ..references import Reference
-from ..scoring import REAL_VS_REAL, Scorer
+from ..defaults import DEFAULTS
+from ..scoring import REAL_VS_REAL, Scorer, ScoreResult
 from .report import Report
 
 __all__ = ["audit"]
@@ -32,10 +34,25 @@ __all__ = ["audit"]
 TRAIN_LOG = "train_log.csv"
 
 
-def _error_row(source: str, run: str, step: int | None, scorer: Scorer, exc: Exception) -> pd.Series:
+@dataclass
+class _Row:
+    """One row of the audit: its report columns, its run folder, and the typed result (None: an error row)."""
+
+    series: pd.Series
+    run: str
+    result: ScoreResult | None = None
+
+
+def _scored(result: ScoreResult, run: str) -> _Row:
+    series = result.to_series()
+    series["run"], series["error"] = run, ""
+    return _Row(series, run, result)
+
+
+def _error_row(source: str, run: str, step: int | None, scorer: Scorer, exc: Exception) -> _Row:
     row = pd.Series({"source": source, "step": step, "n": scorer.n, "seed": scorer.seed}, dtype=object)
     row["run"], row["error"] = run, str(exc)
-    return row
+    return _Row(row, run)
 
 
 def _losses(run: str) -> pd.DataFrame | None:
@@ -49,16 +66,18 @@ def _losses(run: str) -> pd.DataFrame | None:
     return frame if "step" in frame.columns else None
 
 
-def _run_findings(frame: pd.DataFrame, rows: list[pd.Series], thresholds: RunThresholds | None) -> dict[str, RunFindings]:
+def _run_findings(frame: pd.DataFrame, rows: list[_Row], thresholds: RunThresholds | None) -> dict[str, RunFindings]:
     """analyze_run for each run folder, on its scored (non-error) checkpoints."""
     findings = {}
     for run in [r for r in dict.fromkeys(frame["run"]) if r]:
-        picked = [i for i, row in enumerate(rows) if row.get("run") == run and "mode_shares" in row.attrs]
-        sub = frame.iloc[[i for i, row in enumerate(rows) if row.get("run") == run and not row.get("error")]]
+        scored = [i for i, row in enumerate(rows) if row.run == run and row.result is not None]
+        sub = frame.iloc[scored]
         if sub.empty:
             continue
-        shares = [rows[i].attrs["mode_shares"] for i in picked] if len(picked) == len(sub) else None
-        ref_shares = rows[picked[0]].attrs["reference_shares"] if picked else None
+        modes = [rows[i].result.modes for i in scored]
+        known = [m for m in modes if m is not None]
+        shares = [m.shares for m in known] if len(known) == len(sub) else None
+        ref_shares = known[0].reference_shares if known else None
         findings[run] = analyze_run(sub, shares=shares, reference_shares=ref_shares, losses=_losses(run),
                                     thresholds=thresholds)
     return findings
@@ -68,25 +87,67 @@ def audit(
     sources: Sequence[Any] | str | Path,
     reference: str | Reference,
     *,
-    n: int | None = None,
-    seed: int = 0,
-    metrics: str | Sequence[str] | None = None,
+    n: int | None = DEFAULTS["n"],
+    seed: int = DEFAULTS["seed"],
+    metrics: str | Sequence[str] | None = DEFAULTS["metrics"],
     floor: bool = True,
     run_thresholds: RunThresholds | None = None,
     progress: bool = True,
-    latent: str | None = None,
-    latent_dim: int | None = None,
-    device: str = "cpu",
-    allow_torchscript: bool = False,
+    latent: str | None = DEFAULTS["latent"],
+    latent_dim: int | None = DEFAULTS["latent_dim"],
+    device: str = DEFAULTS["device"],
+    allow_torchscript: bool = DEFAULTS["allow_torchscript"],
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
 
-    ``n``, ``seed``, ``metrics`` and ``scorer_options`` (``resamples``, ``thresholds``, ``max_points``,
-    ``ndb_bins``, ``extractor``, ``inception_weights``) go to :class:`gandiag.scoring.Scorer`.
-    ``floor`` adds the real-vs-real row. ``progress`` shows a tqdm bar over checkpoints.
-    ``latent``, ``latent_dim``, ``device`` and ``allow_torchscript`` (loading TorchScript runs code
-    from the file: only for trusted files) go to :func:`gandiag.load_generator`.
+    Every source becomes one row per checkpoint, scored by one :class:`gandiag.scoring.Scorer`
+    (same reference sample, n and seed), then the real-vs-real row; each run folder's rows are
+    read in step order for flag onsets, mode hopping and non-convergence.
+
+    Parameters
+    ----------
+    sources : path, or sequence of paths and generators
+        Checkpoints (``.pt``), ``torch.export`` programs (``.pt2``), TorchScript archives (only with
+        ``allow_torchscript=True``), sample files (``.npy``/``.npz``), run folders.
+    reference : str or Reference
+        As for :func:`gandiag.score`.
+    n, seed, metrics
+        As for :func:`gandiag.score` (one n and seed for every row).
+    floor : bool, default True
+        Add the real-vs-real row: two independent reference samples, what a perfect generator scores.
+    run_thresholds : RunThresholds, optional
+        Thresholds of the run-level findings (:class:`gandiag.modes.RunThresholds`).
+    progress : bool, default True
+        A tqdm bar over checkpoints.
+    latent, latent_dim, device, allow_torchscript
+        Passed to :func:`gandiag.load_generator` (TorchScript runs code from the file: only for
+        files you trust).
+    **scorer_options
+        Passed to :class:`gandiag.scoring.Scorer`: ``resamples``, ``thresholds``, ``max_points``,
+        ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
+
+    Returns
+    -------
+    Report
+        ``.frame`` (pandas.DataFrame, the columns of CONTRACT.md section 5 plus ``run``, ``error``,
+        ``notes``), ``.findings`` per run, ``.save(dir)``, ``.to_markdown()``.
+
+    Raises
+    ------
+    GandiagInputError
+        No source given, or no source could be scored (the first error); a source that cannot be
+        loaded or scored otherwise becomes a row with its ``error``.
+
+    Examples
+    --------
+    >>> import gandiag
+    >>> perfect = gandiag.reference("ring8").sample(500, seed=3)
+    >>> report = gandiag.audit([perfect], "ring8", n=500, metrics="modes", progress=False)
+    >>> list(report.frame["source"])
+    ['<array>', 'real-vs-real']
+    >>> bool(report.frame["mode_dropping"].any())
+    False
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
@@ -95,14 +156,13 @@ def audit(
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
     total, items = iter_sources(list(sources), scorer.reference, latent=latent, latent_dim=latent_dim, device=device,
                                 allow_torchscript=allow_torchscript)
-    rows: list[pd.Series] = []
+    rows: list[_Row] = []
     failures: list[Exception] = []
     for source, run, step, gen in tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress):
         try:
             if isinstance(gen, SourceError):
                 raise gen
-            row = scorer(gen, source=source)
-            row["run"], row["error"] = run, ""
+            row = _scored(scorer.score(gen, source=source), run)
         except Exception as exc:  # no source ends an audit: each failure is that source's error row
             if not isinstance(exc, GandiagInputError):
                 exc = SourceError(source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
@@ -112,14 +172,12 @@ def audit(
     if len(failures) == len(rows):
         raise failures[0]
     if floor:
-        row = scorer.floor()
-        row["run"], row["error"] = "", ""
-        rows.append(row)
-    frame = pd.DataFrame([r.to_dict() for r in rows]).reset_index(drop=True)
+        rows.append(_scored(scorer.floor_result(), ""))
+    frame = pd.DataFrame([r.series.to_dict() for r in rows]).reset_index(drop=True)
     frame = _tidy(frame)
     findings = _run_findings(frame, rows, run_thresholds)
     shares = _share_frame(rows)
-    samples = {str(r["source"]): r.attrs["samples"] for r in rows if "samples" in r.attrs}
+    samples = {r.result.source: r.result.samples for r in rows if r.result is not None and r.result.samples is not None}
     return Report(frame=frame, findings=findings, mode_shares=shares, samples=samples,
                   reference=scorer.reference, reference_sample=scorer.real,
                   settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "resamples": scorer.resamples,
@@ -144,19 +202,20 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _share_frame(rows: list[pd.Series]) -> pd.DataFrame | None:
+def _share_frame(rows: list[_Row]) -> pd.DataFrame | None:
     """Per-mode generated shares, one row per scored row (NaN for error rows), columns = mode index."""
-    known = [r.attrs["mode_shares"] for r in rows if "mode_shares" in r.attrs]
+    modes = [r.result.modes if r.result is not None else None for r in rows]
+    known = [m for m in modes if m is not None]
     if not known:
         return None
-    width = len(known[0])
+    width = len(known[0].shares)
     data = np.full((len(rows), width), np.nan)
-    for i, r in enumerate(rows):
-        if "mode_shares" in r.attrs:
-            data[i] = r.attrs["mode_shares"]
-    index = pd.Index([str(r["source"]) for r in rows], name="source")
+    for i, m in enumerate(modes):
+        if m is not None:
+            data[i] = m.shares
+    index = pd.Index([str(r.series["source"]) for r in rows], name="source")
     out = pd.DataFrame(data, index=index, columns=[f"mode_{k}" for k in range(width)])
-    out.insert(0, "step", pd.array([r.get("step") for r in rows], dtype="Int64"))
-    out.attrs["reference_shares"] = next(r.attrs["reference_shares"] for r in rows if "mode_shares" in r.attrs)
-    out.attrs["is_floor"] = [str(r["source"]) == REAL_VS_REAL for r in rows]
+    out.insert(0, "step", pd.array([r.series.get("step") for r in rows], dtype="Int64"))
+    out.attrs["reference_shares"] = known[0].reference_shares
+    out.attrs["is_floor"] = [str(r.series["source"]) == REAL_VS_REAL for r in rows]
     return out
