@@ -235,13 +235,80 @@ def check_output_shape(generator: Generator, expected: tuple[int, ...], referenc
         )
 
 
-def as_generator(obj: Any) -> Generator:
-    """Wrap samples (numpy/torch array) as a generator; return generators unchanged."""
+#: What :func:`as_generator` accepts, for its error message.
+ACCEPTED = ("a gandiag Generator; a torch.nn.Module z -> x (latent_dim= or an int attribute latent_dim); "
+            "a callable z -> x (with latent_dim=); generated samples as a numpy array or torch tensor, "
+            "shape (n, d) or (n, C, H, W)")
+
+
+class _EvalModule:
+    """Calls ``module`` in eval mode (BatchNorm, Dropout as at inference) and restores its mode after."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            return self.module(*args)
+        finally:
+            self.module.train(was_training)
+
+
+def _latent_dim(obj: Any, latent_dim: int | None) -> int:
+    if latent_dim is not None:
+        return check_n(latent_dim, "latent_dim")
+    dim = getattr(obj, "latent_dim", None)
+    if _is_integer(dim) and not isinstance(dim, float) and dim >= 1:
+        return int(dim)
+    name = type(obj).__name__
+    raise GandiagInputError(f"cannot tell the latent dimension of {name}: pass latent_dim=, or give the "
+                            f"{'module' if isinstance(obj, torch.nn.Module) else 'callable'} an int attribute latent_dim")
+
+
+def as_generator(obj: Any, latent_dim: int | None = None, latent: str | None = None) -> Generator:
+    """Anything gandiag can score, as a :class:`Generator`.
+
+    * a :class:`Generator`: returned unchanged;
+    * a numpy array or torch tensor of generated samples, (n, d) or (n, C, H, W): sampled
+      without replacement (:class:`SampleFileGenerator`);
+    * a ``torch.nn.Module`` mapping z of shape (batch, latent_dim) to samples: run in eval mode
+      (its mode is restored) on the device of its parameters; the latent dimension comes from
+      ``latent_dim`` or the module's int attribute ``latent_dim``; conditional modules (an int
+      attribute ``n_classes`` > 0) get labels as the checkpoints of the reference trainers do;
+    * any other callable ``z -> x``, with ``latent_dim`` (or an int attribute ``latent_dim``).
+
+    ``latent`` is the prior of z: ``"normal"`` (default) or ``"uniform"``. Samples depend on
+    ``(seed, index)`` only, exactly as for the same net loaded from a checkpoint or program.
+    Anything else raises :class:`GandiagInputError` saying what is accepted and how to wrap it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gen = as_generator(torch.nn.Linear(3, 2), latent_dim=3)
+    >>> tuple(gen.sample(5, seed=0).shape)
+    (5, 2)
+    >>> as_generator(lambda z: 2 * z, latent_dim=2).sample(4, seed=1).shape[1]
+    2
+    """
     if isinstance(obj, Generator):
         return obj
     if isinstance(obj, (np.ndarray, torch.Tensor)):
         data = torch.as_tensor(np.asarray(obj, dtype=np.float32)) if isinstance(obj, np.ndarray) else obj.float()
         if data.ndim not in (2, 4):
             raise GandiagInputError(f"samples have shape {tuple(data.shape)}; expected (n, d) or (n, C, H, W)")
-        return SampleFileGenerator(data.cpu(), source="<array>")
-    raise GandiagInputError(f"cannot use a {type(obj).__name__} as a generator or samples")
+        return SampleFileGenerator(data.detach().cpu(), source="<array>")
+    if callable(obj):
+        spec = LatentSpec(_latent_dim(obj, latent_dim), latent or "normal")
+        if isinstance(obj, torch.nn.Module):
+            param = next(iter(obj.parameters()), None)
+            classes = getattr(obj, "n_classes", None)
+            n_classes = int(classes) if _is_integer(classes) and not isinstance(classes, float) and classes > 0 else None
+            return NetworkGenerator(_EvalModule(obj), spec, source=f"<{type(obj).__name__}>", n_classes=n_classes,
+                                    device=param.device if param is not None else "cpu")
+        return NetworkGenerator(obj, spec, source=f"<{getattr(obj, '__name__', type(obj).__name__)}>")
+    raise GandiagInputError(
+        f"cannot use a {type(obj).__module__}.{type(obj).__qualname__} as a generator or samples; accepted: "
+        f"{ACCEPTED}; to wrap anything else, give a function z -> x: "
+        f"gandiag.generators.NetworkGenerator(fn, LatentSpec(latent_dim))")

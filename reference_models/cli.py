@@ -1,16 +1,20 @@
 """``gandiag train`` and ``gandiag demo``, plugged into the gandiag CLI through the entry-point
-group ``gandiag.commands`` (gandiag itself never imports this package by name)."""
+group ``gandiag.commands`` (gandiag itself never imports this package by name).
+
+Registering the parsers imports nothing heavy (no torch): the trainer is imported when a command
+runs, so ``gandiag --help`` and ``gandiag train --help`` answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from gandiag import GandiagInputError
-from gandiag.atomic import output_folder
+from gandiag.errors import GandiagInputError
+from gandiag.threads import THREADS_ENV, check_threads
 
-from .recipes import RECIPES, make_config
-from .trainer import checkpoints, train
+THREADS_HELP = (f"torch intra-op threads while training (default: ${THREADS_ENV} if set, else 1, the fastest "
+                "for these small nets); a run is bit-reproducible for a fixed thread count")
 
 
 def _parse_set(items: list[str]) -> dict[str, str]:
@@ -24,6 +28,8 @@ def _parse_set(items: list[str]) -> dict[str, str]:
 
 
 def _recipe_table() -> str:
+    from .recipes import RECIPES
+
     rows = [f"{'recipe':<22} {'steps':>6} {'k':>2} {'optimizer':<8} {'lr':>7} {'arch':<7} batch"]
     for name, cfg in RECIPES.items():
         rows.append(f"{name:<22} {cfg['steps']:>6} {cfg['n_critic']:>2} {cfg['optimizer']:<8} {cfg['lr_d']:>7g} "
@@ -44,11 +50,19 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="torch device (default cpu)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter, e.g. --set width=128 --set conditional=true")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
 
+def _threads(args: argparse.Namespace) -> int | None:
+    return None if args.threads is None else check_threads(args.threads, "--threads")
+
+
 def run_train(args: argparse.Namespace) -> int:
+    from .recipes import make_config
+    from .trainer import checkpoints, train
+
     if args.list:
         print(_recipe_table())
         return 0
@@ -59,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.recipe, overrides)
-    written = train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    written = train(cfg, args.out, resume=args.resume, progress=not args.quiet, threads=_threads(args))
     last = checkpoints(Path(args.out))[-1]
     print(f"{args.recipe}: wrote {len(written)} checkpoints to {args.out} (last: {last.name}, step {cfg.steps})")
     return 0
@@ -81,24 +95,35 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="generator steps per run (default: gan-ring8 1500, wgangp-ring8 500)")
     p.add_argument("--n", type=int, default=DEMO_N, help=f"samples per checkpoint in the audit (default {DEMO_N})")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help=f"torch intra-op threads for training and the audit (default: ${THREADS_ENV} if set, "
+                        "else 1 for training and torch's own count for the audit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     import gandiag
+    from gandiag.atomic import output_folder
+    from gandiag.threads import resolve_threads, torch_threads
 
+    from .recipes import make_config
+    from .trainer import checkpoints, train
+
+    threads = _threads(args)
     out = output_folder(args.out)
     runs = []
     for recipe in DEMO_RECIPES:
         run_dir = out / "runs" / recipe
         steps = DEMO_STEPS[recipe] if args.steps is None else args.steps
         cfg = make_config(recipe, {"seed": args.seed, "steps": steps})
-        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)), progress=not args.quiet)
+        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)), progress=not args.quiet,
+              threads=threads)
         ckpts = checkpoints(run_dir)
         print(f"{recipe}: {len(ckpts)} checkpoints in {run_dir}: " + ", ".join(p.name for p in ckpts))
         runs.append(run_dir)
-    report = gandiag.audit(runs, "ring8", n=args.n, seed=args.seed, progress=not args.quiet)
+    with torch_threads(resolve_threads(threads)):
+        report = gandiag.audit(runs, "ring8", n=args.n, seed=args.seed, progress=not args.quiet)
     written = report.save(out, keep=("runs",))  # the report folder is replaced as a whole; the runs stay
     print("\nFindings:")
     print(report.summary_text())

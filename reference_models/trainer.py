@@ -5,6 +5,12 @@ initialisation) and ``train_log.csv``. Every random draw comes from one of three
 ``torch.Generator`` streams (data, latent, penalty) seeded from the run seed; their states go
 into every checkpoint with the optimiser states, so ``--resume`` continues the exact
 computation an uninterrupted run would have done.
+
+Threads: training runs on :func:`training_threads` torch intra-op threads (``threads=``,
+``--threads``, ``$GANDIAG_THREADS``, else :data:`DEFAULT_THREADS`: one, the fastest for these small
+nets, idle or on a shared machine). A run is bit-reproducible for a fixed thread count; a
+different count can change the last bits of the trained weights (the count used is recorded in
+the checkpoint's ``versions["torch_threads"]``). The caller's thread count is restored afterwards.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from gandiag.generators import LatentSpec, check_device
 from gandiag.loading import NetworkTooLarge, meta_network
 from gandiag.references import Reference
 from gandiag.references import reference as get_reference
+from gandiag.threads import resolve_threads, torch_threads
 
 from . import losses
 from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
@@ -38,6 +45,13 @@ from .recipes import RESUMABLE_KEYS, TrainConfig
 
 LOG_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "penalty", "grad_norm_d", "grad_norm_g", "seconds")
 STREAMS = ("data", "latent", "penalty")
+#: Default torch intra-op threads for training, by architecture (measured: README, "Threads").
+DEFAULT_THREADS = {"mlp": 1, "dcgan8": 1}
+
+
+def training_threads(cfg: TrainConfig, threads: int | None = None) -> int:
+    """Threads for training ``cfg``: ``threads``, else ``$GANDIAG_THREADS``, else :data:`DEFAULT_THREADS`."""
+    return int(resolve_threads(threads, DEFAULT_THREADS.get(cfg.arch, 1)))
 
 
 def architecture(cfg: TrainConfig, ref: Reference) -> dict[str, Any]:
@@ -147,7 +161,7 @@ def _payload(cfg: TrainConfig, arch: dict[str, Any], st: _State) -> dict[str, An
         "rng": rng,
         "config": cfg.to_dict(),
         "versions": {"gandiag": gandiag.__version__, "torch": str(torch.__version__), "numpy": str(np.__version__),
-                     "python": platform.python_version()},
+                     "python": platform.python_version(), "torch_threads": torch.get_num_threads()},
     }
 
 
@@ -248,13 +262,22 @@ def _train_step(cfg: TrainConfig, st: _State, ref: Reference, latent: LatentSpec
     return out
 
 
-def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> list[Path]:
+def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+          threads: int | None = None) -> list[Path]:
     """Train ``cfg`` into run folder ``out``; return the checkpoints written by this call.
 
     Without ``resume`` the folder must hold no checkpoints. With it, training continues from
     the last checkpoint (whose config must equal ``cfg`` but for ``steps``, ``checkpoint_every``,
-    ``log_every`` and ``device``), producing the same checkpoints bit for bit as a run never stopped.
+    ``log_every`` and ``device``), producing the same checkpoints bit for bit as a run never stopped
+    on the same number of threads. ``threads``: torch intra-op threads while training (default
+    :func:`training_threads`: ``$GANDIAG_THREADS``, else one); the caller's setting is restored.
     """
+    n_threads = training_threads(cfg, threads)
+    with torch_threads(n_threads):
+        return _train(cfg, out, resume=resume, progress=progress)
+
+
+def _train(cfg: TrainConfig, out: str | Path, *, resume: bool, progress: bool) -> list[Path]:
     cfg.validate()
     out = output_folder(out)
     ref = get_reference(cfg.reference)

@@ -1,9 +1,14 @@
-"""The ``gandiag`` command line (CONTRACT.md section 7).
+"""The ``gandiag`` command line (README.md, "Two commands" and the sections of each command).
 
 Each command is a module under ``gandiag.cli`` with ``add_parser(subparsers)``, which adds its
 sub-parser and sets ``func(args) -> int``. Commands that need trainers (``train``, ``demo``)
 come from other packages through the entry-point group ``gandiag.commands`` (so gandiag never
-imports ``reference_models`` by name).
+imports ``reference_models`` by name). Building the parser imports no torch, numpy or pandas
+(each command imports what it needs when it runs), so ``gandiag --help``, ``gandiag CMD --help``
+and ``gandiag --version`` answer at once.
+
+``--threads N`` (or ``GANDIAG_THREADS``) sets torch's intra-op threads while a command runs
+(:mod:`gandiag.threads`); without it scoring keeps torch's count (the metrics limit their own).
 
 :func:`main` is the one place where failures become exit codes: the options every command shares
 (``--seed``, ``--n``, ``--latent-dim``, ``--device``, ``--out``, ``--junit``) are checked before
@@ -24,8 +29,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Sequence
 
-from .._arrays import check_budget, one_line
+from .. import __version__
 from ..errors import GandiagInputError
+from ..threads import resolve_threads, torch_threads
 
 BUILTIN_COMMANDS = ("sample", "score", "audit", "compare", "gate")
 PLUGIN_GROUP = "gandiag.commands"
@@ -36,17 +42,36 @@ MESSAGE_LIMIT = 4000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gandiag", description="Diagnostics for trained GAN generators.")
+    parser = argparse.ArgumentParser(
+        prog="gandiag", description="Diagnostics for trained GAN generators.",
+        epilog="Run 'gandiag COMMAND --help' for a command's options. README.md explains each command "
+               "(sections 'Two commands', 'Audit a generator', 'CI quality gates').")
+    parser.add_argument("--version", action="version", version=f"gandiag {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in BUILTIN_COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
-        ep.load()(sub)
+        try:
+            ep.load()(sub)
+        except Exception as exc:  # a broken plugin breaks its own command only, not --help or the others
+            _unavailable(sub, ep.name, ep.value, exc)
     for command in sub.choices.values():  # `gandiag COMMAND ... --debug` works too
         if not any("--debug" in action.option_strings for action in command._actions):
             command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
+
+
+def _unavailable(sub: argparse._SubParsersAction, name: str, where: str, exc: Exception) -> None:
+    """Register plugin command ``name`` whose parser could not be loaded: running it says why."""
+    reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    p = sub.add_parser(name, help=f"unavailable: {where} could not be loaded ({reason})", add_help=True)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(args: argparse.Namespace) -> int:
+        raise GandiagInputError(f"command {name!r} ({where}) could not be loaded: {reason}")
+
+    p.set_defaults(func=run)
 
 
 def output_file(path: str | os.PathLike, option: str = "--out") -> Path:
@@ -72,6 +97,8 @@ def check_writable(path: str | os.PathLike, option: str) -> None:
 
 def write_failed(path: str | os.PathLike, exc: OSError, option: str = "--out") -> GandiagInputError:
     """The one-line error for an output that could not be written (full disk, I/O error, lost permission)."""
+    from .._arrays import one_line
+
     reason = exc.strerror or one_line(exc, 200) or type(exc).__name__
     with contextlib.suppress(OSError):
         if exc.errno is None and shutil.disk_usage(Path(path).parent).free < 2**20:
@@ -81,6 +108,7 @@ def write_failed(path: str | os.PathLike, exc: OSError, option: str = "--out") -
 
 def check_arguments(args: argparse.Namespace) -> None:
     """The options several commands share, checked before the command runs; errors name the option."""
+    from .._arrays import check_budget
     from ..generators import check_device, check_n, check_seed
     from ..references import REFERENCE_NAMES, reference
 
@@ -103,6 +131,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def describe(exc: BaseException) -> str:
     """The one line printed for ``exc``."""
+    from .._arrays import one_line
+
     if isinstance(exc, GandiagInputError):
         return one_line(exc, MESSAGE_LIMIT)
     if isinstance(exc, OSError) and exc.strerror:
@@ -120,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         check_arguments(args)
-        return int(args.func(args) or 0)
+        with torch_threads(resolve_threads(getattr(args, "threads", None))):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"gandiag {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,7 +1,8 @@
-"""``gandiag audit SOURCE... --reference REF [--out DIR]``: score, detect, report.
+"""gandiag audit SOURCE... --reference REF [--out DIR]: score, detect, report.
 
-Writes ``report.csv``, ``report.md``, ``report.html``, ``runs.csv``, ``mode_shares.csv`` and the
-plots into ``--out`` (default ``gandiag-audit``), and prints the findings.
+Writes report.csv, report.md, report.html, runs.csv, mode_shares.csv and the plots into --out
+(default gandiag-audit), and prints the findings. README.md, "Audit a generator: score, flags,
+report", explains the columns and flags.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import folder_lock, output_folder
 from .options import add_scoring_options, run_audit
 
 
@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import folder_lock, output_folder
+
     out = output_folder(args.out)
     with folder_lock(out):  # a second audit into the same --out fails at once, before any scoring
         report = run_audit(args)

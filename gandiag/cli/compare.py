@@ -1,8 +1,9 @@
-"""``gandiag compare``: Jensen-Shannon against Wasserstein on the same work (CONTRACT.md section 7).
+"""gandiag compare: Jensen-Shannon against Wasserstein on the same work (README.md,
+"Divergences: Jensen-Shannon against Wasserstein").
 
-* ``gandiag compare lines [--thetas T ...] [--n N] [--seed S] [--out DIR]`` - the WGAN paper's
+* gandiag compare lines [--thetas T ...] [--n N] [--seed S] [--out DIR] - the WGAN paper's
   Example 1 sweep with the analytic values;
-* ``gandiag compare SOURCE... --reference REF [--n N] [--seed S] [--out DIR]`` - every divergence
+* gandiag compare SOURCE... --reference REF [--n N] [--seed S] [--out DIR] - every divergence
   for each checkpoint, with Spearman rank correlations against step and between divergences.
 """
 
@@ -12,9 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..atomic import output_folder
 from ..errors import GandiagInputError
-from .options import add_resamples_option, resamples, setting
+from .options import add_resamples_option, add_threads_option, resamples, setting
 
 LINES = "lines"
 
@@ -22,8 +22,8 @@ LINES = "lines"
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare", help="compare divergences (JS, Wasserstein, Sinkhorn, FID) on the same work",
-        description="`gandiag compare lines` runs the WGAN paper's parallel-lines example; "
-        "`gandiag compare SOURCE... --reference REF` scores every checkpoint of a run with every divergence "
+        description="'gandiag compare lines' runs the WGAN paper's parallel-lines example; "
+        "'gandiag compare SOURCE... --reference REF' scores every checkpoint of a run with every divergence "
         "and ranks them against the training step and against each other.")
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="'lines', or generator sources: checkpoints, sample files, run folders")
@@ -35,10 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-floor", action="store_true", help="skip the real-vs-real floor row")
     p.add_argument("--out", default=None, help="folder for the table (.csv, .md) and plot (.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
 def _check(args: argparse.Namespace) -> None:
+    from ..atomic import output_folder
+
     if args.n < 16:
         raise GandiagInputError(f"--n {args.n}: need at least 16 samples per side")
     args.resamples = resamples(args)
@@ -48,12 +51,12 @@ def _check(args: argparse.Namespace) -> None:
         if len(args.sources) > 1:
             raise GandiagInputError(f"compare lines takes no SOURCE arguments, got {' '.join(args.sources[1:])}")
         if args.reference is not None:
-            raise GandiagInputError("--reference: not used by `compare lines` (the lines example has its own P_0)")
+            raise GandiagInputError("--reference: not used by 'compare lines' (the lines example has its own P_0)")
     else:
         if args.reference is None:
             raise GandiagInputError("--reference: required when comparing SOURCEs (e.g. --reference ring8)")
         if args.thetas is not None:
-            raise GandiagInputError("--thetas: only for `gandiag compare lines`")
+            raise GandiagInputError("--thetas: only for 'gandiag compare lines'")
 
 
 def run(args: argparse.Namespace) -> int:

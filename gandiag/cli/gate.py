@@ -1,4 +1,4 @@
-"""``gandiag gate SOURCE --config FILE [--baseline SOURCE] [--junit FILE]``: a CI quality gate.
+"""gandiag gate SOURCE --config FILE [--baseline SOURCE] [--junit FILE]: a CI quality gate.
 
 Scores SOURCE (a checkpoint, program, TorchScript archive or sample file; a run folder is gated
 on its last checkpoint) and, with --baseline, the baseline the same way, then judges the checks
@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from ..errors import GandiagInputError
-from .options import add_torchscript_option
+from .options import add_threads_option, add_torchscript_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="baseline checkpoint for the metrics' margin rules")
     p.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML, one test case per check")
     p.add_argument("--device", default="cpu", help="torch device to run generators on (default cpu)")
+    add_threads_option(p)
     add_torchscript_option(p)
     p.set_defaults(func=run)
 

@@ -1,4 +1,7 @@
-"""Options shared by several commands."""
+"""Options shared by several commands.
+
+Imports nothing heavy (no torch, numpy or pandas), so that ``gandiag --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..defaults import DEFAULTS, DEPRECATED, SETTINGS
 from ..errors import GandiagInputError
-from ..generators import LATENT_DISTRIBUTIONS
+from ..threads import THREADS_ENV
+
+#: The latent priors (``gandiag.generators.LATENT_DISTRIBUTIONS``, named here without importing torch).
+LATENT_CHOICES = ("normal", "uniform")
+THREADS_HELP = (f"torch intra-op threads while the command runs (default: ${THREADS_ENV} if set, else torch's own "
+                "count; the metrics use one thread for their small steps either way)")
 
 if TYPE_CHECKING:
     from ..modes import FlagThresholds
@@ -24,8 +32,8 @@ def setting(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
 
 
 def add_latent_options(parser: argparse.ArgumentParser) -> None:
-    """``--latent {normal,uniform}``, ``--latent-dim N``, ``--device``, ``--allow-torchscript`` (CONTRACT.md section 3)."""
-    setting(parser, "latent", choices=LATENT_DISTRIBUTIONS)
+    """``--latent {normal,uniform}``, ``--latent-dim N``, ``--device``, ``--allow-torchscript`` (README, "Load any generator")."""
+    setting(parser, "latent", choices=LATENT_CHOICES)
     setting(parser, "latent_dim", type=int)
     setting(parser, "device")
     add_torchscript_option(parser)
@@ -34,6 +42,11 @@ def add_latent_options(parser: argparse.ArgumentParser) -> None:
 def add_torchscript_option(parser: argparse.ArgumentParser) -> None:
     """``--allow-torchscript``: the only way a command loads a TorchScript archive."""
     setting(parser, "allow_torchscript")
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch intra-op threads while the command runs (:mod:`gandiag.threads`)."""
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
 
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
@@ -79,6 +92,7 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     setting(parser, "inception_weights", metavar="PATH")
     parser.add_argument("--no-floor", action="store_true", help="skip the real-vs-real row")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_option(parser)
     add_latent_options(parser)
 
 

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from ..atomic import atomic_path
 from ..errors import GandiagInputError
-from ..loading import Run, load_generator
 from . import output_file, write_failed
-from .options import add_latent_options, latent_kwargs
+from .options import add_latent_options, add_threads_option, latent_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a generator source into a .npy file",
                        description="Load SOURCE (checkpoint, .pt2 program, TorchScript archive, .npy/.npz) "
                        "and save n samples to a .npy file.")
-    p.add_argument("source", help="generator source (CONTRACT.md section 3); a folder uses its last checkpoint")
+    p.add_argument("source", help="generator source (README, 'Load any generator and draw samples'); "
+                   "a folder uses its last checkpoint")
     p.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--reference", default=None, help="check the sample shape against this reference")
     p.add_argument("--out", required=True, help="output .npy file")
+    add_threads_option(p)
     add_latent_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..atomic import atomic_path
+    from ..loading import Run, load_generator
+
     out = output_file(args.out)
     if out.suffix != ".npy":
         raise GandiagInputError(f"--out {out}: must end in .npy")

@@ -1,7 +1,8 @@
-"""``gandiag score SOURCE... --reference REF [--out FILE]``: one row of metrics per checkpoint.
+"""gandiag score SOURCE... --reference REF [--out FILE]: one row of metrics per checkpoint.
 
-The table (CONTRACT.md section 5 columns, plus the real-vs-real row) is printed, and written to
-``--out`` by its suffix: ``.csv``, ``.parquet`` or ``.json`` (records), atomically.
+The table (the metric columns of README.md, "Audit a generator: score, flags, report", plus the
+real-vs-real row) is printed, and written to --out by its suffix: .csv, .parquet or .json
+(records), atomically.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..atomic import atomic_path
 from ..errors import GandiagInputError
 from . import output_file, write_failed
 from .options import add_scoring_options, run_audit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WRITERS = {
     ".csv": lambda frame, path: frame.to_csv(path, index=False),
@@ -40,8 +42,10 @@ def _writer(path: Path):
     return writer
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+def write_frame(frame: "pd.DataFrame", path: Path) -> Path:
     """Write ``frame`` by ``path``'s suffix (.csv, .parquet, .json), atomically."""
+    from ..atomic import atomic_path
+
     writer = _writer(path)
     if path.suffix.lower() == ".parquet":
         try:
