@@ -303,9 +303,11 @@ def load_generator(
 
     Parameters
     ----------
-    source : str or Path
+    source : str, Path, or an object in memory
         A gandiag checkpoint (``.pt``), a ``torch.export`` program (``.pt2``), a TorchScript
-        archive (``.pt``, only with ``allow_torchscript``), samples (``.npy``/``.npz``), or a folder.
+        archive (``.pt``, only with ``allow_torchscript``), samples (``.npy``/``.npz``), or a folder;
+        or a ``torch.nn.Module``, a callable ``z -> x`` or an array of samples, used as it is
+        (:func:`gandiag.generators.as_generator`).
     latent : {"normal", "uniform"}, optional
         The latent prior, overriding what the file says (default: the file's, else normal).
     latent_dim : int, optional
@@ -338,6 +340,12 @@ def load_generator(
     (10, 2)
     """
     check_device(device, "device")
+    if not isinstance(source, (str, os.PathLike)):  # a network, callable or samples in memory
+        gen = as_generator(source, latent_dim=latent_dim, latent=latent)
+        if reference is not None:
+            ref = _reference(reference)
+            check_output_shape(gen, ref.shape, ref.name)
+        return gen
     path = Path(source)
     options = dict(latent=latent, latent_dim=latent_dim, reference=reference, device=device,
                    allow_torchscript=allow_torchscript)
@@ -406,7 +414,7 @@ def iter_sources(
     for src in sources:
         if not isinstance(src, (str, os.PathLike)):  # a generator or samples in memory
             try:
-                gen = as_generator(src)
+                gen = as_generator(src, latent_dim=options.get("latent_dim"), latent=options.get("latent"))
                 if reference is not None:
                     ref = _reference(reference)
                     check_output_shape(gen, ref.shape, ref.name)

@@ -70,3 +70,18 @@ def test_unsupported_object_is_one_line_error_saying_how_to_wrap():
     assert "NetworkGenerator(fn, LatentSpec(latent_dim))" in message
     with pytest.raises(GandiagInputError, match="NetworkGenerator"):
         gandiag.score("not a model", "ring8", **SETTINGS)
+
+
+def test_score_audit_and_gate_take_a_callable_or_module_with_latent_dim(program_row, tmp_path):
+    from gandiag.gate import parse_config, run_gate
+
+    net = LinearGenerator()
+    fn = lambda z: net(z)  # noqa: E731
+    _same_row(gandiag.score(fn, "ring8", latent_dim=2, **SETTINGS), program_row)
+    report = gandiag.audit([fn, net], "ring8", latent_dim=2, floor=False, progress=False, **SETTINGS)
+    assert list(report.frame["error"]) == ["", ""]
+    for i in range(2):
+        assert report.frame["w1"].iloc[i] == program_row["w1"]
+    config = parse_config({"reference": "ring8", "n": SETTINGS["n"], "seed": SETTINGS["seed"],
+                           "metrics": {"w1": {"max": 100.0}}, "latent_dim": 2})
+    assert run_gate(fn, config).passed and run_gate(net, config).row["w1"] == program_row["w1"]

@@ -254,7 +254,7 @@ def evaluate(config: GateConfig, row: ScoreResult | Mapping[str, Any],
 
 
 def load_source(source: str | Path, config: GateConfig, *, device: str = "cpu", allow_torchscript: bool = False) -> Any:
-    """The generator to gate in ``source``: a file, or a folder's last checkpoint.
+    """The generator to gate in ``source``: a file, a folder's last checkpoint, or a network or samples in memory.
 
     TorchScript archives load only with ``allow_torchscript=True`` (it runs code from the file).
     """

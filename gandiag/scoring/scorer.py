@@ -229,6 +229,8 @@ def score(
     n: int | None = DEFAULTS["n"],
     seed: int = DEFAULTS["seed"],
     metrics: str | Sequence[str] | None = DEFAULTS["metrics"],
+    latent_dim: int | None = DEFAULTS["latent_dim"],
+    latent: str | None = DEFAULTS["latent"],
     **options: Any,
 ) -> pd.Series:
     """Every selected metric of one generator (or sample array) against ``reference``: a pandas Series.
@@ -239,9 +241,10 @@ def score(
 
     Parameters
     ----------
-    generator_or_samples : Generator or array_like
-        A :class:`gandiag.Generator` (e.g. from :func:`gandiag.load_generator`) or generated samples,
-        numpy or torch, shape (n, d) or (n, C, H, W).
+    generator_or_samples : Generator, torch.nn.Module, callable or array_like
+        A :class:`gandiag.Generator` (e.g. from :func:`gandiag.load_generator`), a network in
+        memory (an ``nn.Module`` or a callable ``z -> x``: :func:`gandiag.generators.as_generator`),
+        or generated samples, numpy or torch, shape (n, d) or (n, C, H, W).
     reference : str or Reference
         ``ring8``, ``grid25``, ``digits``, ``stacked-digits``, a path to real samples, or a
         :class:`gandiag.Reference`.
@@ -253,6 +256,9 @@ def score(
     metrics : str or sequence of str, optional
         Metric or family names (``"w1,fid"``, ``["modes", "js"]``); default every metric that
         applies offline (:mod:`gandiag.metrics.registry`).
+    latent_dim, latent : optional
+        For a network in memory: its latent dimension (default: its int attribute ``latent_dim``)
+        and prior (``"normal"``, default, or ``"uniform"``).
     **options
         Passed to :class:`Scorer`: ``resamples`` (95% intervals from K resamples), ``thresholds``,
         ``max_points``, ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
@@ -279,7 +285,7 @@ def score(
     >>> int(row["modes_captured"]), bool(row["mode_dropping"]), bool(row["mode_collapse"])
     (8, False, False)
     """
-    gen = as_generator(generator_or_samples)
+    gen = as_generator(generator_or_samples, latent_dim=latent_dim, latent=latent)
     if n is None and hasattr(gen, "__len__"):
         n = min(len(gen), default_n(get_reference(reference)))
     return Scorer(reference, n=n, seed=seed, metrics=metrics, **options)(gen)
