@@ -13,6 +13,7 @@ Public API (CONTRACT.md section 8):
 
 from typing import TYPE_CHECKING
 
+from ._lazy import lazy_attributes
 from .errors import GandiagInputError, SourceError
 
 if TYPE_CHECKING:  # the real imports happen on first use (module __getattr__ below)
@@ -55,15 +56,4 @@ _LAZY = {
 }
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gandiag' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

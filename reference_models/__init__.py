@@ -7,6 +7,8 @@ first use (PEP 562), so registering the commands (``gandiag --help``) imports no
 
 from typing import TYPE_CHECKING
 
+from gandiag._lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from .recipes import RECIPES, TrainConfig, make_config
     from .trainer import checkpoints, train
@@ -17,15 +19,4 @@ _LAZY = {"RECIPES": ".recipes", "TrainConfig": ".recipes", "make_config": ".reci
          "checkpoints": ".trainer", "train": ".trainer"}
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'reference_models' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
