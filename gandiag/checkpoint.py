@@ -41,9 +41,13 @@ def step_from_name(path: str | Path) -> int | None:
 
 
 def write_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    """Save ``payload`` to ``path`` atomically (temporary file, fsync, rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """Save ``payload`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Saved through a file object, so the zip's record prefix is torch's fixed ``archive`` rather
+    than the random temporary file name: the same payload always gives the same bytes.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

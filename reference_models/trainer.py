@@ -146,8 +146,11 @@ def _init_state(cfg: TrainConfig, arch: dict[str, Any]) -> _State:
 
 
 def _payload(cfg: TrainConfig, arch: dict[str, Any], st: _State) -> dict[str, Any]:
+    # Every random draw of training comes from the named streams (the nets' initialisation runs
+    # under a seeded, forked global RNG), so they are all the state a bit-exact resume needs. The
+    # process's global RNG state is left out: it is seeded randomly per process, and saving it made
+    # two same-seed runs write different files.
     rng: dict[str, Any] = {name: g.get_state() for name, g in st.streams.items()}
-    rng["torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and str(cfg.device).startswith("cuda"):
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return {
@@ -189,7 +192,6 @@ def _restore(cfg: TrainConfig, arch: dict[str, Any], path: Path) -> _State:
     st.opt_d.load_state_dict(ckpt["optimizers"]["discriminator"])
     for name, g in st.streams.items():
         g.set_state(ckpt["rng"][name])
-    torch.set_rng_state(ckpt["rng"]["torch"])
     if "cuda" in ckpt["rng"] and str(cfg.device).startswith("cuda"):
         torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
     st.step = int(ckpt["step"])
