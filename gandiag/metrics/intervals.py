@@ -124,20 +124,12 @@ def subsample_interval(
 
     Parameters
     ----------
-    metric : callable
-        ``metric(real, fake, **metric_kwargs) -> float``, e.g. :func:`gandiag.metrics.w1`.
-    real, fake : array_like
-        Sample (or feature) sets, numpy arrays or torch tensors, rows are samples.
+    metric, real, fake, level, seed, **metric_kwargs
+        As for :func:`bootstrap_interval` (``seed`` seeds the subsampling stream).
     repeats : int, default 10
         Number of subsamples.
     fraction : float, default 0.5
         Share of each set in one subsample, in (0, 1].
-    level : float, default 0.95
-        Confidence level, in (0, 1).
-    seed : int, default 0
-        Seed of the subsampling stream: same seed, same interval.
-    **metric_kwargs
-        Passed on to ``metric``.
 
     Returns
     -------
@@ -147,8 +139,7 @@ def subsample_interval(
     Raises
     ------
     GandiagInputError
-        ``level`` outside (0, 1), ``fraction`` outside (0, 1], or ``real``/``fake`` holding NaN
-        or infinite values.
+        As :func:`bootstrap_interval`, and ``fraction`` outside (0, 1].
 
     Examples
     --------
