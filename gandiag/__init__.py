@@ -1,6 +1,6 @@
 """gandiag: tells whether a trained GAN generator is any good, and why not.
 
-Public API (CONTRACT.md section 8):
+Public API (docs/contract.md section 8):
 
 * :func:`reference` - reference distributions (``ring8``, ``grid25``, ``digits``,
   ``stacked-digits``, or a path to real samples);

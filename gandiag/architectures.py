@@ -1,4 +1,4 @@
-"""Architecture registry (CONTRACT.md section 4).
+"""Architecture registry (docs/contract.md section 4).
 
 Checkpoints name their generator architecture; the class is found through the entry-point
 group ``gandiag.architectures`` (``reference_models`` registers its nets there, and users
@@ -21,7 +21,7 @@ def register_architecture(name: str, factory: Callable[..., torch.nn.Module]) ->
     """Register ``factory(**kwargs) -> nn.Module`` under ``name`` for this process.
 
     Checkpoints name their generator's architecture and constructor kwargs; loading one calls
-    ``factory(**kwargs)`` and loads the stored weights into it (CONTRACT.md section 4). To make the
+    ``factory(**kwargs)`` and loads the stored weights into it (docs/contract.md section 4). To make the
     name known to every process, register it in the ``gandiag.architectures`` entry-point group of
     your package instead.
 

@@ -1,4 +1,4 @@
-"""The gandiag checkpoint format (CONTRACT.md section 4).
+"""The gandiag checkpoint format (docs/contract.md section 4).
 
 One file per saved step, ``step-{step:07d}.pt``, written atomically, holding a dict:
 

@@ -1,4 +1,4 @@
-"""Generators: anything with ``sample(n, seed) -> torch.Tensor`` (CONTRACT.md section 3).
+"""Generators: anything with ``sample(n, seed) -> torch.Tensor`` (docs/contract.md section 3).
 
 Determinism whatever the batch size
 -----------------------------------

@@ -1,4 +1,4 @@
-"""``gandiag.load_generator``: one way to load any generator source (CONTRACT.md section 3).
+"""``gandiag.load_generator``: one way to load any generator source (docs/contract.md section 3).
 
 Nothing here runs code from a file unless the caller says so: gandiag checkpoints load with
 ``torch.load(weights_only=True)``, sample files with ``numpy.load(allow_pickle=False)``,

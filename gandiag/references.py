@@ -1,4 +1,4 @@
-"""Reference distributions (CONTRACT.md section 2).
+"""Reference distributions (docs/contract.md section 2).
 
 A reference is the distribution a generator is supposed to match. Every reference has
 
@@ -139,13 +139,13 @@ class GaussianMixture(Reference):
 
 
 def ring8() -> GaussianMixture:
-    """8 Gaussians on a circle of radius 2, std 0.02 (CONTRACT.md section 2)."""
+    """8 Gaussians on a circle of radius 2, std 0.02 (docs/contract.md section 2)."""
     angles = 2 * np.pi * np.arange(8) / 8
     return GaussianMixture("ring8", np.stack([2 * np.cos(angles), 2 * np.sin(angles)], 1), 0.02)
 
 
 def grid25() -> GaussianMixture:
-    """25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (CONTRACT.md section 2)."""
+    """25 Gaussians on the grid {-4,-2,0,2,4}^2, std 0.05 (docs/contract.md section 2)."""
     axis = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
     return GaussianMixture("grid25", [(i, j) for i in axis for j in axis], 0.05)
 

@@ -1,4 +1,4 @@
-"""The report row as code (CONTRACT.md sections 5 and 6): every module imports its names from here.
+"""The report row as code (docs/contract.md sections 5 and 6): every module imports its names from here.
 
 A score row is ``source``, ``step``, ``n``, ``seed`` (:data:`HEAD_COLUMNS`), the metric columns of
 the four families (:data:`METRIC_COLUMNS`), the flags and ``evidence`` (:data:`FLAG_COLUMNS`),
@@ -24,9 +24,9 @@ FEATURE_COLUMNS: tuple[str, ...] = ("fid", "kid", "precision", "recall", "densit
 MODE_COLUMNS: tuple[str, ...] = ("modes_total", "modes_captured", "hq_fraction", "mode_kl", "effective_modes",
                                  "intra_mode_spread")
 NDB_COLUMNS: tuple[str, ...] = ("ndb", "ndb_k")
-#: The metric columns of CONTRACT.md section 5, in report order.
+#: The metric columns of docs/contract.md section 5, in report order.
 METRIC_COLUMNS: tuple[str, ...] = (*DIVERGENCE_COLUMNS, *FEATURE_COLUMNS, *MODE_COLUMNS, *NDB_COLUMNS)
-#: The flags of CONTRACT.md section 6 (booleans).
+#: The flags of docs/contract.md section 6 (booleans).
 FLAG_NAMES: tuple[str, ...] = ("mode_dropping", "mode_collapse", "low_quality")
 FLAG_COLUMNS: tuple[str, ...] = (*FLAG_NAMES, "evidence")
 #: A score row's columns, in order, before intervals and the audit's tail.

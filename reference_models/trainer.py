@@ -1,6 +1,6 @@
 """The reference trainer: deterministic, checkpointed, bit-exactly resumable.
 
-A run folder holds ``step-{step:07d}.pt`` checkpoints (CONTRACT.md section 4; step 0 is the
+A run folder holds ``step-{step:07d}.pt`` checkpoints (docs/contract.md section 4; step 0 is the
 initialisation) and ``train_log.csv``. Every random draw comes from one of three
 ``torch.Generator`` streams (data, latent, penalty) seeded from the run seed; their states go
 into every checkpoint with the optimiser states, so ``--resume`` continues the exact

@@ -3,7 +3,7 @@
 The defects are built in tests/helpers.py, not trained: a generator whose latent code picks a
 ring8 mode with given weights (through the normal CDF of z_0) and places the sample at the mode's
 centre plus ``scale`` x the mode's std x (z_1, z_2). Each defect must raise exactly the flags that
-CONTRACT.md section 6 implies, through the Python API and through ``gandiag audit`` on ``.pt2``
+docs/contract.md section 6 implies, through the Python API and through ``gandiag audit`` on ``.pt2``
 programs and ``.npy`` files.
 """
 

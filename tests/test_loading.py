@@ -1,4 +1,4 @@
-"""gandiag.load_generator: every source kind (CONTRACT.md section 3), and every bad input,
+"""gandiag.load_generator: every source kind (docs/contract.md section 3), and every bad input,
 through the Python API and the command line."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference distributions against CONTRACT.md section 2 and independent computations."""
+"""Reference distributions against docs/contract.md section 2 and independent computations."""
 
 from __future__ import annotations
 

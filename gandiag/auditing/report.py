@@ -54,7 +54,7 @@ REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", 
 
 @dataclass
 class Report:
-    """What :func:`gandiag.audit` found. ``frame``: one row per checkpoint (CONTRACT.md section 5)."""
+    """What :func:`gandiag.audit` found. ``frame``: one row per checkpoint (docs/contract.md section 5)."""
 
     frame: pd.DataFrame
     findings: dict[str, RunFindings] = field(default_factory=dict)

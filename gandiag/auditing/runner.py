@@ -130,7 +130,7 @@ def audit(
     Returns
     -------
     Report
-        ``.frame`` (pandas.DataFrame, the columns of CONTRACT.md section 5 plus ``run``, ``error``,
+        ``.frame`` (pandas.DataFrame, the columns of docs/contract.md section 5 plus ``run``, ``error``,
         ``notes``), ``.findings`` per run, ``.save(dir)``, ``.to_markdown()``.
 
     Raises

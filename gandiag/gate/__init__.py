@@ -1,4 +1,4 @@
-"""CI quality gates on checkpoints (CONTRACT.md section 7, ``gandiag gate``).
+"""CI quality gates on checkpoints (docs/contract.md section 7, ``gandiag gate``).
 
 A gate scores one checkpoint (and optionally a baseline checkpoint) and judges a list of checks
 read from TOML: bounds on metrics, flags that must be false, and the baseline rule (a metric may

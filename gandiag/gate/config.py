@@ -15,7 +15,7 @@ hold ``[tool.gandiag.gate]``). A file named ``pyproject.toml`` is only read at
   needs at least 2;
 * ``flags`` (list of strings, default empty): flags that must be false, from ``mode_dropping``,
   ``mode_collapse``, ``low_quality``;
-* ``[PREFIX.metrics.NAME]`` for a metric NAME of CONTRACT.md section 5, with any of ``min``,
+* ``[PREFIX.metrics.NAME]`` for a metric NAME of docs/contract.md section 5, with any of ``min``,
   ``max`` (numbers: the value must lie in [min, max]) and ``margin`` (number >= 0: the baseline
   rule of :mod:`gandiag.gate.checks`; only for metrics with a direction and an interval,
   :data:`BASELINE_METRICS`);

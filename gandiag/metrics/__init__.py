@@ -1,7 +1,7 @@
 """Every metric as a plain function on two sample (or feature) arrays, real first.
 
 Inputs are numpy arrays or torch tensors of shape (n, d); each function returns a Python
-float (or a dict of floats). CONTRACT.md sections 5 and 8.
+float (or a dict of floats). docs/contract.md sections 5 and 8.
 
 Examples
 --------

@@ -1,4 +1,4 @@
-"""Divergence metrics re-exported by gandiag.metrics (CONTRACT.md sections 5 and 8).
+"""Divergence metrics re-exported by gandiag.metrics (docs/contract.md sections 5 and 8).
 
 * :func:`js` - classifier estimate of the Jensen-Shannon divergence (nats, a lower bound);
   :func:`c2st` - the same classifier's ``js``, ``c2st_accuracy`` and ``c2st_pvalue``;

@@ -1,6 +1,6 @@
 """Feature-statistics metrics (fid, kid, prdc, frechet_distance) re-exported by gandiag.metrics.
 
-Plus their uncertainty (CONTRACT.md section 5, ``_ci_low``/``_ci_high`` and the real-vs-real
+Plus their uncertainty (docs/contract.md section 5, ``_ci_low``/``_ci_high`` and the real-vs-real
 floor), built on :mod:`gandiag.metrics.intervals`:
 
 * :func:`feature_metric` turns a column name (``fid``, ``kid``, ``precision``, ``recall``,

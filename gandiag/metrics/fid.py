@@ -3,7 +3,7 @@
     FID = ||mu_r - mu_f||^2 + tr(S_r) + tr(S_f) - 2 tr((S_r^{1/2} S_f S_r^{1/2})^{1/2})
 
 with mu the feature means and S the covariances with ddof = 1 (as torch-fidelity and
-pytorch-fid; CONTRACT.md section 5). "Inception" is historical: the features are whatever the
+pytorch-fid; docs/contract.md section 5). "Inception" is historical: the features are whatever the
 caller extracted (the samples themselves for vector data, ``gandiag.features`` for images).
 
 Two exact routes, both float64:

@@ -10,7 +10,7 @@ x_i to its k-th nearest neighbour in its own set (itself excluded). With real X 
 * coverage  = (1/N) sum_i 1[ min_j d(x_i, y_j) < r_k(x_i) ]             "Reliable Fidelity and
                                                                          Diversity Metrics", ICML)
 
-CONTRACT.md section 5: k = 3 for precision/recall and k = 5 for density/coverage by default.
+docs/contract.md section 5: k = 3 for precision/recall and k = 5 for density/coverage by default.
 
 Conventions (``convention=``): ``"prdc"`` (default) uses the strict ``<`` of the ``prdc`` package
 (Naeem et al.'s reference code); ``"torch-fidelity"`` uses ``<=`` as torch-fidelity's precision

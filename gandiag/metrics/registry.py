@@ -165,4 +165,4 @@ _register_all([
 
 _contract = tuple(s.name for s in metric_specs(default_only=True))
 if _contract != METRIC_COLUMNS:  # pragma: no cover - a broken registry must not import
-    raise ImportError(f"the default metrics {_contract} are not CONTRACT.md's columns {METRIC_COLUMNS}")
+    raise ImportError(f"the default metrics {_contract} are not docs/contract.md's columns {METRIC_COLUMNS}")

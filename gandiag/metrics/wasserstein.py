@@ -11,7 +11,7 @@ solved as a linear program with the network simplex of POT (``ot.emd2``; Bonneel
 Panne, Paris & Heidrich 2011). W1 is the earth mover's distance that the WGAN critic estimates
 (Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", ICML: it stays informative when the
 supports do not overlap, where the Jensen-Shannon divergence saturates at log 2). Both are
-in the data's units (CONTRACT.md section 5). The network simplex is O(n^3)-ish, so at most
+in the data's units (docs/contract.md section 5). The network simplex is O(n^3)-ish, so at most
 ``max_points`` samples per side are used (a seeded subset without replacement); when that
 happens a :class:`SubsampledWarning` says so and :func:`transport` reports the sizes used.
 The solver's status is always checked: a problem that hit the iteration limit or was

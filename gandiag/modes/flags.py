@@ -1,4 +1,4 @@
-"""Flags for one checkpoint: mode dropping, mode collapse, low quality (CONTRACT.md section 6).
+"""Flags for one checkpoint: mode dropping, mode collapse, low quality (docs/contract.md section 6).
 
 Inputs are the mode metrics of :func:`gandiag.modes.mode_metrics` (true modes or NDB bins); with
 p_k the generated share of mode k, q_k its reference share, h_k its high-quality sample count, n
@@ -18,7 +18,7 @@ the number of generated samples, M the number of modes and the thresholds of
   :func:`_deficit_pvalue`). At the literature's n = 2,500 on ``ring8``/``grid25``
   (100 or more expected samples per mode) this never changes the verdict; it keeps a mode that a
   perfect generator would leave empty by chance (``stacked-digits``' 1000 modes at n = 2,500,
-  small NDB bins) from raising the flag. It is off by default because CONTRACT.md section 6
+  small NDB bins) from raising the flag. It is off by default because docs/contract.md section 6
   defines the flag without it: with the literal rule a *perfect* stacked-digits sample of 2,500
   raises ``mode_dropping`` (about 100 of its 1000 modes are empty by chance).
 * ``mode_collapse``: ``intra_mode_spread`` < ``min_spread`` [0.5], or some mode holds more than
@@ -49,7 +49,7 @@ _LISTED = 8  # modes named in the evidence before "+N more"
 
 @dataclass(frozen=True)
 class FlagThresholds:
-    """Every threshold of the flags; the defaults are CONTRACT.md section 6."""
+    """Every threshold of the flags; the defaults are docs/contract.md section 6."""
 
     starved_ratio: float = 0.25
     min_spread: float = 0.5

@@ -1,4 +1,4 @@
-"""Mode metrics: how the generated samples spread over the reference's modes (CONTRACT.md section 5).
+"""Mode metrics: how the generated samples spread over the reference's modes (docs/contract.md section 5).
 
 Each sample is assigned to a mode (the nearest centre for ``ring8``/``grid25``, the digits
 classifier's class for ``digits``, an NDB bin for references without modes) and marked *high

@@ -1,4 +1,4 @@
-"""Run-level findings over the checkpoints of one training run (CONTRACT.md section 6).
+"""Run-level findings over the checkpoints of one training run (docs/contract.md section 6).
 
 Inputs are rows ordered by training step: a pandas DataFrame with a ``step`` column and the flag
 columns of :func:`gandiag.modes.detect_flags`, the per-checkpoint mode shares, and optionally the

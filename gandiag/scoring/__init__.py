@@ -1,4 +1,4 @@
-"""Scoring: every metric of a generator against a reference, as one row (CONTRACT.md sections 5, 8).
+"""Scoring: every metric of a generator against a reference, as one row (docs/contract.md sections 5, 8).
 
 * :func:`score` - one generator or sample array -> a pandas Series;
 * :class:`Scorer` - the same for many generators against one shared reference sample, plus the

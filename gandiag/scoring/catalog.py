@@ -1,4 +1,4 @@
-"""Which metrics exist, which apply to a reference, and how a user names them (CONTRACT.md section 5).
+"""Which metrics exist, which apply to a reference, and how a user names them (docs/contract.md section 5).
 
 What each metric is (family, direction, interval, label, default, where it applies) is registered
 once in :mod:`gandiag.metrics.registry`; this module reads it. Metrics come in four families, each

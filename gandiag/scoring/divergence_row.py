@@ -1,6 +1,6 @@
 """Every divergence between two sample sets, as one table row, with intervals and the floor.
 
-Columns follow CONTRACT.md section 5: ``js``, ``c2st_accuracy``, ``c2st_pvalue``, ``w1``,
+Columns follow docs/contract.md section 5: ``js``, ``c2st_accuracy``, ``c2st_pvalue``, ``w1``,
 ``w2``, ``sliced_w``, ``sinkhorn``, plus ``js_density`` (vectors with d <= 3) and ``fid``
 (vectors: the features are the samples themselves), ``ot_points`` (points per side that exact
 transport used, the larger side when the sizes differ) and ``notes`` (why a value is missing).

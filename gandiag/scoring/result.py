@@ -4,7 +4,7 @@ Inside gandiag a row travels as a :class:`ScoreResult`: its column values, its f
 :class:`gandiag.modes.FlagResult` (the gate reads the raised flags and their evidence clauses
 from it, never from the text), its per-mode data as a :class:`gandiag.modes.ModeDetails`, and a
 few generated samples for the report's plots. At the edges it becomes the contract's
-``pandas.Series`` (:meth:`ScoreResult.to_series`, CONTRACT.md section 5).
+``pandas.Series`` (:meth:`ScoreResult.to_series`, docs/contract.md section 5).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class ScoreResult:
         return None if self.flags is None else self.flags.raised(name)
 
     def to_series(self) -> pd.Series:
-        """The contract's row: ``source``, ``step``, ``n``, ``seed``, the columns of CONTRACT.md
+        """The contract's row: ``source``, ``step``, ``n``, ``seed``, the columns of docs/contract.md
         section 5 in order, then intervals and ``notes``. ``attrs`` carries the per-mode shares and
         counts and a few samples, for users of earlier versions."""
         head = {"source": self.source, "step": self.step, "n": self.n, "seed": self.seed}

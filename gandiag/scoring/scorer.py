@@ -3,7 +3,7 @@
 A :class:`Scorer` fixes what every row of a report shares -- the reference, ``n``, the seed, the
 metric selection, the reference sample and what is derived from it once (its features, its NDB
 bins) -- and scores generators or sample arrays against it, one row each
-(CONTRACT.md sections 5 and 8):
+(docs/contract.md sections 5 and 8):
 
 * the reference sample is ``reference.sample(n, seed)``; the generator's sample is
   ``generator.sample(n, seed)``; a perfect generator is scored by :meth:`Scorer.floor`, which
@@ -236,7 +236,7 @@ def score(
     """Every selected metric of one generator (or sample array) against ``reference``: a pandas Series.
 
     The generator's ``n`` samples (``generator.sample(n, seed)``) are compared with
-    ``reference.sample(n, seed)`` by every metric of the selection (CONTRACT.md section 5), and the
+    ``reference.sample(n, seed)`` by every metric of the selection (docs/contract.md section 5), and the
     flags of section 6 are judged on the mode metrics.
 
     Parameters
@@ -266,7 +266,7 @@ def score(
     Returns
     -------
     pandas.Series
-        Index ``source``, ``step``, ``n``, ``seed``, the metric columns of CONTRACT.md section 5
+        Index ``source``, ``step``, ``n``, ``seed``, the metric columns of docs/contract.md section 5
         (NaN where a metric was not selected or does not apply), the flags and ``evidence``, any
         ``_ci_low``/``_ci_high`` columns and ``notes``. ``series.attrs`` holds the per-mode shares
         (``mode_shares``, ``reference_shares``, ``mode_counts``, ``mode_hq_counts``) and a few
