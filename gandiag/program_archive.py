@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import operator
 import os
 import re
 import warnings
@@ -129,6 +130,8 @@ def allowed_target(obj: Any) -> bool:
         return obj.namespace == "aten" and obj._schema.name not in DENIED_OPERATORS
     if isinstance(obj, torch._ops.HigherOrderOperator):
         return obj.name() in ALLOWED_HIGHER_ORDER
+    if obj is operator.getitem:  # picks one result of an operator that returns several (while_loop, max.dim)
+        return True
     try:
         return obj in _SYM_OPS
     except TypeError:  # unhashable
