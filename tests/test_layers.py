@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "schema", "defaults", "atomic", "_arrays", "_hashing", "_lazy", "tables", "threads"),  # small shared pieces
     ("references", "generators", "loading", "checkpoint", "program_archive", "digits_classifier",
      "architectures"),                                                                    # where samples come from
-    ("metrics", "features", "modes"),                                                     # estimators on arrays
+    ("metrics", "features", "modes", "conditional"),                                      # estimators on arrays
     ("scoring", "figures"),                                                               # one row
     ("auditing", "gate", "compare"),                                                      # the jobs users run
     ("cli",),                                                                             # arguments and exit codes
