@@ -44,6 +44,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("device", "cpu", "torch device to run generators on (default cpu)"),
     Setting("allow_torchscript", False, "load TorchScript archives; this RUNS CODE FROM THE FILE (it can read and "
                                         "write files): only for files you trust"),
+    Setting("timeout", 300.0, "time limit in seconds for loading each source and for drawing its samples "
+                              "(default 300; 0: no limit); a source that runs longer becomes an error naming it"),
     Setting("inception_weights", None, "Inception weights file for image references other than digits "
                                        "(default: $GANDIAG_INCEPTION_WEIGHTS)"),
 )}

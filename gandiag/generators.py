@@ -20,6 +20,7 @@ import torch
 
 from ._arrays import check_budget, check_samples, one_line
 from .errors import GandiagInputError, SourceError
+from .timeouts import time_limit
 
 CHUNK = 256
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -112,14 +113,19 @@ class Generator:
     Subclasses implement ``_draw(n, seed, **options)``; :meth:`sample` checks ``n`` and ``seed``
     and passes what ``_draw`` returns through :func:`gandiag._arrays.check_samples` (finite,
     rank 2 or 4, floating, images in [-1, 1]), so no caller ever sees unusable samples.
+    ``timeout`` (seconds, None: no limit; set by :func:`gandiag.load_generator` for a file)
+    bounds each call of ``_draw`` (:func:`gandiag.timeouts.time_limit`).
     """
 
     source: str = "<memory>"
     step: int | None = None
+    timeout: float | None = None
 
     def sample(self, n: int, seed: int = 0, **options: Any) -> torch.Tensor:
         """Return ``n`` samples as a float32 CPU tensor, (n, d) or (n, C, H, W)."""
-        x = self._draw(check_n(n), check_seed(seed), **options)
+        n, seed = check_n(n), check_seed(seed)
+        with time_limit(self.timeout, self.source, f"sampling (n = {n})"):
+            x = self._draw(n, seed, **options)
         return check_samples(x, self.source)
 
     def _draw(self, n: int, seed: int, **options: Any) -> torch.Tensor:

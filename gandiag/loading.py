@@ -6,6 +6,9 @@ Nothing here runs code from a file unless the caller says so: gandiag checkpoint
 and any operator beyond ATen's computations). TorchScript archives *are* code (their
 ``__setstate__`` runs while loading and may read or write files), so they are refused unless
 ``allow_torchscript=True`` (CLI ``--allow-torchscript``) says the file is trusted.
+
+Loading a file and every ``sample`` call of what it holds run within ``timeout`` seconds
+(:mod:`gandiag.timeouts`; CLI ``--timeout``): an endless program is that source's one-line error.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from .generators import (
 from .references import Reference, _load_array_file
 from .references import reference as _reference
 from .architectures import available_architectures, resolve_architecture
+from .defaults import DEFAULTS
+from .timeouts import check_timeout, interruptible, time_limit
 
 CHECKPOINT_SUFFIXES = (".pt", ".pt2", ".npy", ".npz")
 
@@ -200,11 +205,33 @@ TORCHSCRIPT_HINT = ("pass allow_torchscript=True (CLI: --allow-torchscript) only
                     "or export the generator with torch.export.save (.pt2), which gandiag loads without running code")
 
 
+class _NativeCall:
+    """Calls a TorchScript module through :func:`gandiag.timeouts.interruptible`, in the caller's
+    inference mode: the TorchScript interpreter never returns to Python, so a time limit can only
+    stop the wait for it."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def __call__(self, *args: torch.Tensor) -> Any:
+        inference = torch.is_inference_mode_enabled()
+
+        def call() -> Any:
+            with torch.inference_mode(inference):
+                return self.module(*args)
+
+        return interruptible(call)
+
+
+def _jit_load(path: Path, device: str) -> Any:
+    with warnings.catch_warnings():  # torch.jit.load is deprecated in torch >= 2.10; the format is not
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path), map_location=device)
+
+
 def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
     try:
-        with warnings.catch_warnings():  # torch.jit.load is deprecated in torch >= 2.10; the format is not
-            warnings.simplefilter("ignore", FutureWarning)
-            module = torch.jit.load(str(path), map_location=device)
+        module = interruptible(_jit_load, path, device)  # its __setstate__ runs here, and may never end
     except Exception as exc:
         raise SourceError(path, f"not a readable TorchScript archive ({type(exc).__name__})") from exc
     attr = getattr(module, "latent_dim", None)
@@ -213,7 +240,7 @@ def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, de
         raise SourceError(path, "this TorchScript archive has no int attribute latent_dim",
                           hint="add `latent_dim: int` to the scripted module, or pass latent_dim= (CLI: --latent-dim)")
     module.eval()
-    return NetworkGenerator(module, _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
+    return NetworkGenerator(_NativeCall(module), _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
                             step=step_from_name(path), device=device)
 
 
@@ -294,6 +321,7 @@ def load_generator(
     reference: str | Reference | None = None,
     device: str = "cpu",
     allow_torchscript: bool = False,
+    timeout: float | None = DEFAULTS["timeout"],
 ) -> Generator | Run:
     """Load the generator in ``source`` (README "Load any generator and draw samples").
 
@@ -318,6 +346,10 @@ def load_generator(
         Torch device the network runs on.
     allow_torchscript : bool, default False
         Load TorchScript archives, which RUNS CODE FROM THE FILE: only for files you trust.
+    timeout : float, optional
+        Seconds that loading the file, and then each ``sample`` call of the generator, may take
+        (default 300; None or 0: no limit); beyond it a :class:`gandiag.timeouts.SourceTimeout`
+        names the file. Enforced in the main thread only (:mod:`gandiag.timeouts`).
 
     Returns
     -------
@@ -340,6 +372,7 @@ def load_generator(
     (10, 2)
     """
     check_device(device, "device")
+    limit = check_timeout(timeout)
     if not isinstance(source, (str, os.PathLike)):  # a network, callable or samples in memory
         gen = as_generator(source, latent_dim=latent_dim, latent=latent)
         if reference is not None:
@@ -348,7 +381,7 @@ def load_generator(
         return gen
     path = Path(source)
     options = dict(latent=latent, latent_dim=latent_dim, reference=reference, device=device,
-                   allow_torchscript=allow_torchscript)
+                   allow_torchscript=allow_torchscript, timeout=limit)
     if path.is_dir():
         try:
             entries = [p for p in path.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")]
@@ -363,7 +396,9 @@ def load_generator(
     if not path.is_file():
         raise SourceError(path, "not a regular file (a FIFO, socket or device); gandiag reads files and folders")
     try:
-        gen = _load_file(path, latent, latent_dim, device, allow_torchscript)
+        with time_limit(limit, path, "loading"):
+            gen = _load_file(path, latent, latent_dim, device, allow_torchscript)
+        gen.timeout = limit  # every sample call of the file's code runs within the limit too
         if reference is not None:
             ref = _reference(reference)
             check_output_shape(gen, ref.shape, ref.name)

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gandiag"
 
 #: Lowest first. A module may import from its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "schema", "defaults", "atomic", "_arrays", "_hashing", "_lazy", "tables", "threads"),  # small shared pieces
+    ("errors", "schema", "defaults", "atomic", "_arrays", "_hashing", "_lazy", "tables", "threads", "timeouts"),  # small shared pieces
     ("references", "generators", "loading", "checkpoint", "program_archive", "digits_classifier",
      "architectures"),                                                                    # where samples come from
     ("metrics", "features", "modes", "conditional"),                                      # estimators on arrays

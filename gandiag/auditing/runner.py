@@ -97,6 +97,7 @@ def audit(
     latent_dim: int | None = DEFAULTS["latent_dim"],
     device: str = DEFAULTS["device"],
     allow_torchscript: bool = DEFAULTS["allow_torchscript"],
+    timeout: float | None = DEFAULTS["timeout"],
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
@@ -120,9 +121,10 @@ def audit(
         Thresholds of the run-level findings (:class:`gandiag.modes.RunThresholds`).
     progress : bool, default True
         A tqdm bar over checkpoints.
-    latent, latent_dim, device, allow_torchscript
+    latent, latent_dim, device, allow_torchscript, timeout
         Passed to :func:`gandiag.load_generator` (TorchScript runs code from the file: only for
-        files you trust).
+        files you trust; a source that takes longer than ``timeout`` seconds to load or to sample
+        becomes an error row).
     **scorer_options
         Passed to :class:`gandiag.scoring.Scorer`: ``resamples``, ``thresholds``, ``max_points``,
         ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
@@ -155,7 +157,7 @@ def audit(
         raise GandiagInputError("audit: give at least one SOURCE (a checkpoint, program, sample file or run folder)")
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
     total, items = iter_sources(list(sources), scorer.reference, latent=latent, latent_dim=latent_dim, device=device,
-                                allow_torchscript=allow_torchscript)
+                                allow_torchscript=allow_torchscript, timeout=timeout)
     rows: list[_Row] = []
     failures: list[Exception] = []
     for source, run, step, gen in tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress):

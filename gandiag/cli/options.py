@@ -32,11 +32,25 @@ def setting(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
 
 
 def add_latent_options(parser: argparse.ArgumentParser) -> None:
-    """``--latent {normal,uniform}``, ``--latent-dim N``, ``--device``, ``--allow-torchscript`` (README, "Load any generator")."""
+    """``--latent {normal,uniform}``, ``--latent-dim N``, ``--device``, ``--allow-torchscript``, ``--timeout``
+    (README, "Load any generator")."""
     setting(parser, "latent", choices=LATENT_CHOICES)
     setting(parser, "latent_dim", type=int)
     setting(parser, "device")
     add_torchscript_option(parser)
+    add_timeout_option(parser)
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """``--timeout SECONDS``: the time limit of loading each source and of drawing its samples."""
+    setting(parser, "timeout", type=float, metavar="SECONDS")
+
+
+def timeout(args: argparse.Namespace) -> float | None:
+    """``--timeout`` checked (a one-line error naming the option), None for no limit."""
+    from ..timeouts import check_timeout
+
+    return check_timeout(args.timeout, "--timeout")
 
 
 def add_torchscript_option(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +65,7 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 def latent_kwargs(args: argparse.Namespace) -> dict:
     return dict(latent=args.latent, latent_dim=args.latent_dim, device=args.device,
-                allow_torchscript=args.allow_torchscript)
+                allow_torchscript=args.allow_torchscript, timeout=timeout(args))
 
 
 def add_resamples_option(parser: argparse.ArgumentParser, *deprecated: str) -> None:
