@@ -10,7 +10,7 @@ from __future__ import annotations
 ACCEPTED_SOURCES = (
     "accepted: a gandiag checkpoint (.pt), a torch.export program (.pt2), a TorchScript "
     "archive (.pt) with an int attribute latent_dim (only with --allow-torchscript), samples (.npy/.npz of shape (n, d) or "
-    "(n, C, H, W)), or a folder of checkpoints"
+    "(n, C, H, W)), a folder of checkpoints, or a folder of images"
 )
 
 

@@ -41,7 +41,7 @@ from .generators import (
     check_device,
     check_output_shape,
 )
-from .references import Reference, _load_array_file
+from .references import IMAGE_SUFFIXES, Reference, _load_array_file, _load_image_folder
 from .references import reference as _reference
 from .architectures import available_architectures, resolve_architecture
 from .defaults import DEFAULTS
@@ -275,6 +275,16 @@ def _load_samples(path: Path) -> Generator:
     return SampleFileGenerator(torch.as_tensor(arr.astype("float32")), source=str(path), step=step_from_name(path))
 
 
+def _load_image_samples(path: Path) -> Generator:
+    """A folder of images as generated samples, scaled to [-1, 1] as a reference folder is (docs/contract.md section 3)."""
+    try:
+        arr = _load_image_folder(path)
+    except GandiagInputError as exc:  # a corrupt image: this source's one line, naming the image
+        raise SourceError(path, str(exc).removeprefix(f"{path}{os.sep}").removeprefix(f"{path}: "), hint="") from exc
+    check_samples(arr, path)
+    return SampleFileGenerator(torch.as_tensor(arr), source=str(path), step=None)
+
+
 class Run:
     """The checkpoints of one training run (a folder), ordered by training step, loaded lazily.
 
@@ -387,8 +397,10 @@ def load_generator(
             entries = [p for p in path.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")]
         except OSError as exc:
             raise SourceError(path, f"the folder cannot be listed ({exc.strerror or type(exc).__name__})") from exc
+        if not entries and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            return _load_image_samples(path)  # a folder of generated images: samples, like a .npy file
         if not entries:
-            raise SourceError(path, "folder holds no checkpoints, programs or sample files")
+            raise SourceError(path, "folder holds no checkpoints, programs, sample files or images")
         return Run(path, sorted(entries, key=_run_order), options)
     if not path.exists():
         raise SourceError(path, "a symbolic link that leads nowhere (dangling, or a loop)" if path.is_symlink()

@@ -345,7 +345,7 @@ def _load_image_folder(path: Path) -> np.ndarray:
             raise
         except Exception as exc:  # corrupt, truncated, not an image, decompression bomb
             raise GandiagInputError(f"{f}: not a readable image ({type(exc).__name__}: {one_line(exc, 160)}); "
-                                    f"remove it from the reference folder") from exc
+                                    f"remove it from the folder") from exc
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise GandiagInputError(f"{path}: images differ in size or channels: {sorted(shapes)}")

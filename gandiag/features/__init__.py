@@ -107,7 +107,7 @@ def extract_features(
     x: Any,
     extractor: str | FeatureExtractor = "identity",
     *,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     cache: Any = None,
     key: dict[str, Any] | None = None,
     **options: Any,
@@ -117,10 +117,11 @@ def extract_features(
     With ``cache`` (a :class:`gandiag.features.cache.FeatureCache`, or ``True`` for the default
     one) the features are looked up by the samples' content hash (or ``key``, see
     :meth:`~gandiag.features.cache.FeatureCache.features`) and stored after a miss.
+    ``batch_size``: rows per forward pass (default: the extractor's own).
     """
     ext = get_extractor(extractor, **options) if isinstance(extractor, str) else extractor
     if cache is None or cache is False:
-        return ext(x, batch_size=batch_size)
+        return ext(x) if batch_size is None else ext(x, batch_size=batch_size)
     from .cache import FeatureCache
 
     store = FeatureCache() if cache is True else cache

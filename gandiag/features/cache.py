@@ -193,10 +193,15 @@ class FeatureCache:
         self.store(key, features)
         return features
 
-    def features(self, samples: Any, extractor: Any, *, batch_size: int = 256, seed: int | None = None, **extra: Any) -> np.ndarray:
-        """Features of ``samples`` keyed by their content hash (plus ``seed`` and ``extra``)."""
+    def features(self, samples: Any, extractor: Any, *, batch_size: int | None = None, seed: int | None = None,
+                 **extra: Any) -> np.ndarray:
+        """Features of ``samples`` keyed by their content hash (plus ``seed`` and ``extra``).
+
+        ``batch_size``: rows per forward pass on a miss (default: the extractor's own).
+        """
         key = self.key(extractor, content=array_sha256(samples), n=len(samples), seed=seed, **extra)
-        return self.get_or_compute(key, lambda: extractor(samples, batch_size=batch_size), n=len(samples),
+        sizes = {} if batch_size is None else {"batch_size": batch_size}
+        return self.get_or_compute(key, lambda: extractor(samples, **sizes), n=len(samples),
                                    width=_width(extractor, tuple(np.shape(samples)[1:])))
 
     def source_features(

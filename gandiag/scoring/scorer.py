@@ -34,6 +34,7 @@ import torch
 
 from .._arrays import to_numpy
 from ..errors import GandiagInputError, SourceError
+from ..features.choice import choose_extractor
 from ..generators import Generator, as_generator
 from ..metrics.registry import get_spec, metric_names
 from ..modes import FlagThresholds, NDBBins
@@ -63,21 +64,12 @@ def default_n(ref: Reference) -> int:
     return DEFAULT_N if stored is None else max(2, min(DEFAULT_N, stored // 2))
 
 
-def _extractor_name(ref: Reference, given: str | None, weights: str | None) -> str | None:
-    """``identity`` for vectors, ``digits`` for the digit references, ``inception`` if weights exist."""
+def _extractor_name(ref: Reference, given: str | None, weights: str | None) -> tuple[str | None, str]:
+    """(extractor, why none applies): chosen by the sample shape (:func:`gandiag.features.choice.choose_extractor`)."""
     if given is not None:
-        return given
-    if not ref.is_image:
-        return "identity"
-    if ref.name in ("digits", "stacked-digits"):
-        return "digits"
-    from ..features.inception import InceptionWeightsError, resolve_weights_path
-
-    try:
-        resolve_weights_path(weights)
-    except InceptionWeightsError:
-        return None
-    return "inception"
+        return given, ""
+    choice = choose_extractor(ref.shape, reference_name=ref.name, weights=weights)
+    return choice.name, choice.why_none
 
 
 class Scorer:
@@ -87,7 +79,9 @@ class Scorer:
     that apply offline. ``thresholds``: the flags' thresholds. ``max_points``: samples per side for
     the classifier and exact transport (default 2,000), ``sinkhorn_points`` for Sinkhorn (default
     1,000): seeded subsets, reported in ``notes``. ``ndb_bins``: K for NDB. ``extractor``/``inception_weights``:
-    the feature extractor (default by reference) and the Inception weights file.
+    the feature extractor (default by sample shape) and the Inception weights file. ``feature_cache``
+    (``True`` or a :class:`gandiag.features.cache.FeatureCache`): where the reference side's
+    features (reference sample and floor sample) are cached by content; default none.
     """
 
     def __init__(
@@ -105,6 +99,7 @@ class Scorer:
         extractor: str | None = None,
         inception_weights: str | None = DEFAULTS["inception_weights"],
         ci: int | None = None,
+        feature_cache: Any = None,
     ) -> None:
         self.reference = get_reference(reference)
         ref = self.reference
@@ -116,19 +111,20 @@ class Scorer:
         self.sinkhorn_points = _check_int("sinkhorn-points", sinkhorn_points, 2)
         self.is_vector = not ref.is_image
         self.dim = int(np.prod(ref.shape))
-        self.extractor_name = _extractor_name(ref, extractor, inception_weights)
+        self.extractor_name, self.features_note = _extractor_name(ref, extractor, inception_weights)
         self.metrics = resolve_metrics(metrics, is_vector=self.is_vector, dim=self.dim,
                                        features_available=self.extractor_name is not None)
         self.families = {get_spec(m).family for m in self.metrics}
-        self.notes: list[str] = []
+        self.notes: list[str] = [self.features_note] if self.features_note and metrics is None else []
         self.real, self._floor_sample = self._reference_samples()
         self._extractor = None
         if "features" in self.families:
-            from ..features import get_extractor
+            from ..features import extract_features, get_extractor
 
             opts = {"weights": inception_weights} if self.extractor_name == "inception" else {}
             self._extractor = get_extractor(self.extractor_name, **opts)
-            self.real_features = self._extractor(self.real)
+            self._cache = feature_cache if self.extractor_name != "identity" else None
+            self.real_features = extract_features(self.real, self._extractor, cache=self._cache)
         self.bins = None
         if "ndb" in self.families or ("modes" in self.families and not ref.has_modes):
             k = int(ndb_bins)
@@ -162,7 +158,9 @@ class Scorer:
     # -- scoring -------------------------------------------------------------------------
     def features(self, fake: np.ndarray) -> np.ndarray:
         """``fake`` through the scorer's feature extractor (the reference's features are ``real_features``)."""
-        return self._extractor(fake)
+        from ..features import extract_features
+
+        return extract_features(fake, self._extractor, cache=self._cache if fake is self._floor_sample else None)
 
     def score_samples(self, fake: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
         """(row of metric columns, details: per-mode shares and counts) for generated ``fake``.
