@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from ..errors import GandiagInputError
-from .options import add_threads_option, add_torchscript_option
+from .options import add_threads_option, add_timeout_option, add_torchscript_option, timeout
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device to run generators on (default cpu)")
     add_threads_option(p)
     add_torchscript_option(p)
+    add_timeout_option(p)
     p.set_defaults(func=run)
 
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     try:
         result = run_gate(args.source, config, args.baseline, device=args.device,
-                          allow_torchscript=args.allow_torchscript)
+                          allow_torchscript=args.allow_torchscript, timeout=timeout(args))
     except GandiagInputError:
         raise
     except Exception as exc:  # an error while scoring is exit 2, not a failed gate

@@ -47,6 +47,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..defaults import DEFAULTS
 from ..errors import GandiagInputError
 from ..modes.flags import FlagResult
 from ..schema import FLAG_NAMES
@@ -253,22 +254,24 @@ def evaluate(config: GateConfig, row: ScoreResult | Mapping[str, Any],
     return checks
 
 
-def load_source(source: str | Path, config: GateConfig, *, device: str = "cpu", allow_torchscript: bool = False) -> Any:
+def load_source(source: str | Path, config: GateConfig, *, device: str = "cpu", allow_torchscript: bool = False,
+                timeout: float | None = DEFAULTS["timeout"]) -> Any:
     """The generator to gate in ``source``: a file, a folder's last checkpoint, or a network or samples in memory.
 
-    TorchScript archives load only with ``allow_torchscript=True`` (it runs code from the file).
+    TorchScript archives load only with ``allow_torchscript=True`` (it runs code from the file);
+    loading and sampling each take at most ``timeout`` seconds (:mod:`gandiag.timeouts`).
     """
     from ..loading import Run, load_generator
 
     gen = load_generator(source, latent=config.latent, latent_dim=config.latent_dim, device=device,
-                         allow_torchscript=allow_torchscript)
+                         allow_torchscript=allow_torchscript, timeout=timeout)
     if isinstance(gen, Run):
         gen = gen.load(len(gen) - 1)
     return gen
 
 
 def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None = None, *,
-             device: str = "cpu", allow_torchscript: bool = False) -> GateResult:
+             device: str = "cpu", allow_torchscript: bool = False, timeout: float | None = DEFAULTS["timeout"]) -> GateResult:
     """Score ``source`` (and ``baseline``) with one scorer and evaluate ``config``'s checks.
 
     Raises :class:`GandiagInputError` for sources that cannot be loaded or sampled, and when a
@@ -280,8 +283,8 @@ def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None
     if baseline is not None and not config.has_baseline_rules:
         raise GandiagInputError(f"--baseline {baseline}: {config.origin} sets no metric margin, so the baseline "
                                 "would not be used; add e.g. margin = 0.01 to a [metrics.NAME] table")
-    gen = load_source(source, config, device=device, allow_torchscript=allow_torchscript)
-    base_gen = (load_source(baseline, config, device=device, allow_torchscript=allow_torchscript)
+    gen = load_source(source, config, device=device, allow_torchscript=allow_torchscript, timeout=timeout)
+    base_gen = (load_source(baseline, config, device=device, allow_torchscript=allow_torchscript, timeout=timeout)
                 if baseline is not None else None)
     try:
         scorer = Scorer(config.reference, n=config.n, seed=config.seed, metrics=list(config.scored_metrics),
