@@ -116,6 +116,22 @@ def folder_lock(path: str | os.PathLike, option: str = "--out") -> Iterator[Path
         os.close(fd)  # releases the flock
 
 
+def check_replaceable(path: str | os.PathLike, allowed: frozenset[str], option: str = "--out") -> None:
+    """Refuse a folder ``path`` that holds entries other than ``allowed`` (a user's own files).
+
+    Called before work starts, so an audit into a folder it could not replace fails at once
+    (:func:`atomic_folder` checks again before the swap). A missing folder passes.
+    """
+    target = Path(path)
+    if not target.is_dir():
+        return
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in allowed)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise GandiagInputError(f"{option} {path}: the folder holds files gandiag did not write ({shown}); "
+                                "choose a new or empty folder (gandiag replaces its report folder as a whole)")
+
+
 def _stale_siblings(folder: Path) -> list[Path]:
     return [p for p in folder.parent.glob(f".{folder.name}.*") if p.is_dir() and p.name.rsplit(".", 1)[-1][:4] in
             ("tmp-", "old-")]
@@ -154,12 +170,8 @@ def atomic_folder(path: str | os.PathLike, *, replaceable: frozenset[str] | None
                 if (folder / name).exists() and target.is_dir() and not (target / name).exists():
                     os.replace(folder / name, target / name)
             shutil.rmtree(folder, ignore_errors=True)
-        if target.exists() and replaceable is not None:
-            foreign = sorted(p.name for p in target.iterdir() if p.name not in replaceable | keep)
-            if foreign:
-                shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-                raise GandiagInputError(f"{option} {path}: the folder holds files gandiag did not write ({shown}); "
-                                        "choose a new or empty folder (gandiag replaces its report folder as a whole)")
+        if replaceable is not None:
+            check_replaceable(target, replaceable | keep, option)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         except OSError as exc:

@@ -11,6 +11,7 @@ For each run folder the rows are then read in step order by :func:`gandiag.modes
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._arrays import one_line
+from ..atomic import folder_lock
 from ..errors import GandiagInputError, SourceError
 from ..loading import iter_sources
 from ..modes import RunThresholds, analyze_run
@@ -28,8 +30,9 @@ from ..references import Reference
 from ..defaults import DEFAULTS
 from ..scoring import REAL_VS_REAL, Scorer, ScoreResult
 from .report import Report
+from .store import ResultStore, settings_key, source_digest
 
-__all__ = ["audit"]
+__all__ = ["audit", "build_report"]
 
 TRAIN_LOG = "train_log.csv"
 
@@ -98,6 +101,8 @@ def audit(
     device: str = DEFAULTS["device"],
     allow_torchscript: bool = DEFAULTS["allow_torchscript"],
     timeout: float | None = DEFAULTS["timeout"],
+    store: str | Path | None = None,
+    fresh: bool = False,
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
@@ -125,6 +130,14 @@ def audit(
         Passed to :func:`gandiag.load_generator` (TorchScript runs code from the file: only for
         files you trust; a source that takes longer than ``timeout`` seconds to load or to sample
         becomes an error row).
+    store : path, optional
+        A result store (:mod:`gandiag.auditing.store`, an SQLite file; ``gandiag audit`` uses
+        ``OUT/scores.sqlite``): rows found there under the same key (file content, step, reference
+        content, n, seed, metrics, resamples, thresholds, versions) are reused, every newly scored
+        row is committed to it at once, so an interrupted audit resumes. Its folder is locked for
+        the duration (:func:`gandiag.atomic.folder_lock`).
+    fresh : bool, default False
+        Start the store empty: score everything again.
     **scorer_options
         Passed to :class:`gandiag.scoring.Scorer`: ``resamples``, ``thresholds``, ``max_points``,
         ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
@@ -156,25 +169,67 @@ def audit(
     if not sources:
         raise GandiagInputError("audit: give at least one SOURCE (a checkpoint, program, sample file or run folder)")
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
-    total, items = iter_sources(list(sources), scorer.reference, latent=latent, latent_dim=latent_dim, device=device,
-                                allow_torchscript=allow_torchscript, timeout=timeout)
+    load = {"latent": latent, "latent_dim": latent_dim, "device": device}
+    total, items = iter_sources(list(sources), scorer.reference, allow_torchscript=allow_torchscript, timeout=timeout,
+                                **load)
+    with contextlib.ExitStack() as stack:
+        kept = None
+        if store is not None:
+            stack.enter_context(folder_lock(Path(store).parent))
+            kept = stack.enter_context(ResultStore(store, settings_key(scorer, **load), fresh=fresh))
+        rows = _score_rows(scorer, items, total, kept, progress)
+        if floor:
+            rows.append(_scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), ""))
+        settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
+                                                        "scored": kept.stored}}
+    return build_report(rows, scorer, run_thresholds, **settings)
+
+
+def _cached(kept: ResultStore | None, source: str, run: str, step: int | None, compute: Any) -> ScoreResult:
+    """The stored row of ``source`` when the store has it under the same key, else ``compute()`` (stored)."""
+    if kept is None:
+        return compute()
+    digest = source_digest(source) if source != REAL_VS_REAL else None
+    if digest is None and source != REAL_VS_REAL:  # in memory, or no regular file: nothing to key on
+        return compute()
+    key = kept.key(source, run, step, digest)
+    found = kept.get(key)
+    if found is not None:
+        return found
+    result = compute()
+    kept.put(key, result, run)
+    return result
+
+
+def _score_rows(scorer: Scorer, items: Any, total: int, kept: ResultStore | None, progress: bool) -> list[_Row]:
+    """One row per item of :func:`gandiag.loading.iter_sources`; every failure is its source's error row."""
     rows: list[_Row] = []
     failures: list[Exception] = []
-    for source, run, step, gen in tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress):
+    bar = tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress)
+    for source, run, step, gen in bar:
         try:
             if isinstance(gen, SourceError):
                 raise gen
-            row = _scored(scorer.score(gen, source=source), run)
+            result = _cached(kept, source, run, step, lambda: scorer.score(gen, source=source))
+            row = _scored(result, run)
         except Exception as exc:  # no source ends an audit: each failure is that source's error row
             if not isinstance(exc, GandiagInputError):
                 exc = SourceError(source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
             failures.append(exc)
             row = _error_row(source, run, step, scorer, exc)
         rows.append(row)
+        if kept is not None and kept.reused:
+            bar.set_postfix(reused=kept.reused, refresh=False)
     if len(failures) == len(rows):
         raise failures[0]
-    if floor:
-        rows.append(_scored(scorer.floor_result(), ""))
+    return rows
+
+
+def build_report(rows: list[_Row], scorer: Scorer, run_thresholds: RunThresholds | None = None,
+                 **settings: Any) -> Report:
+    """The :class:`Report` of scored rows (the floor row included when present): table, run findings,
+    mode shares, plot samples. Used by :func:`audit`, ``gandiag watch`` and the Monitor, which add
+    rows one at a time and rebuild the report from them (nothing is scored again)."""
     frame = pd.DataFrame([r.series.to_dict() for r in rows]).reset_index(drop=True)
     frame = _tidy(frame)
     findings = _run_findings(frame, rows, run_thresholds)
@@ -183,7 +238,7 @@ def audit(
     return Report(frame=frame, findings=findings, mode_shares=shares, samples=samples,
                   reference=scorer.reference, reference_sample=scorer.real,
                   settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "resamples": scorer.resamples,
-                            "extractor": scorer.extractor_name})
+                            "extractor": scorer.extractor_name, **settings})
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,10 @@
 Writes report.csv, report.md, report.html, runs.csv, mode_shares.csv and the plots into --out
 (default gandiag-audit), and prints the findings. README.md, "Audit a generator: score, flags,
 report", explains the columns and flags.
+
+Every scored row is also kept in --out/scores.sqlite, keyed by the file's content, the step, the
+reference, n, seed, metrics, resamples and thresholds: running the audit again scores only what
+is new or changed (an interrupted audit resumes); --fresh scores everything again.
 """
 
 from __future__ import annotations
@@ -19,16 +23,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scoring_options(p)
     p.add_argument("--out", default="gandiag-audit", metavar="DIR", help="report folder (default gandiag-audit)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--fresh", action="store_true",
+                   help="ignore the rows kept in OUT/scores.sqlite from earlier audits: score everything again")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..atomic import folder_lock, output_folder
+    from ..atomic import check_replaceable, folder_lock, output_folder
+    from ..auditing.report import REPORT_FILES
+    from ..auditing.store import STORE_FILES, STORE_NAME
 
     out = output_folder(args.out)
     with folder_lock(out):  # a second audit into the same --out fails at once, before any scoring
-        report = run_audit(args)
-        written = report.save(out, plots=not args.no_plots)
+        check_replaceable(out, REPORT_FILES | STORE_FILES)
+        report = run_audit(args, store=out / STORE_NAME, fresh=args.fresh)
+        written = report.save(out, plots=not args.no_plots, keep=tuple(STORE_FILES))
     print(report.summary_text())
+    kept = report.settings.get("store") or {}
+    if kept.get("reused"):
+        print(f"reused {kept['reused']} rows kept in {out / STORE_NAME} (--fresh scores them again); "
+              f"scored {kept['scored']}", file=sys.stderr)
     print(f"wrote {len(written)} files to {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
     return 0

@@ -131,10 +131,10 @@ def thresholds(pairs: list[str]) -> "FlagThresholds":
     return FlagThresholds(**values)
 
 
-def run_audit(args: argparse.Namespace):
-    """Run :func:`gandiag.audit` with the shared options; returns the Report."""
+def run_audit(args: argparse.Namespace, **extra: Any):
+    """Run :func:`gandiag.audit` with the shared options (and ``extra`` keywords); returns the Report."""
     from ..auditing import audit
 
     return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, resamples=resamples(args),
                  thresholds=thresholds(args.threshold), inception_weights=args.inception_weights,
-                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args))
+                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args), **extra)
