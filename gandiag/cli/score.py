@@ -2,7 +2,8 @@
 
 The table (the metric columns of README.md, "Audit a generator: score, flags, report", plus the
 real-vs-real row) is printed, and written to --out by its suffix: .csv, .parquet or .json
-(records), atomically.
+(records), atomically. A SOURCE may be a folder of images (PNG, JPEG, ...), scored as generated
+samples; the reference side's features are kept in the feature cache (--no-cache: recompute them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scoring_options(p)
     p.add_argument("--out", default=None, metavar="FILE", help="write the table to FILE (.csv, .parquet or .json)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     p.set_defaults(func=run)
 
 
@@ -63,13 +65,16 @@ def write_frame(frame: "pd.DataFrame", path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..auditing.report import filled_columns
+    from ..features.choice import NO_EXTRACTOR
     from ..tables import markdown_table
 
     out = output_file(args.out) if args.out else None
     if out is not None:
         _writer(out)  # a bad suffix or a folder fails before any scoring
-    report = run_audit(args)
+    report = run_audit(args, feature_cache=not args.no_cache)
     frame = report.frame
+    for note in sorted({n for cell in frame.get("notes", ()) for n in str(cell).split("; ") if n.startswith(NO_EXTRACTOR)}):
+        print(f"gandiag score: {note}", file=sys.stderr)  # why the feature columns are empty, and the fix
     shown = [c for c in filled_columns(frame)
              if not c.endswith(("_ci_low", "_ci_high")) and c not in ("n", "seed", "run", "notes")]
     print(markdown_table(frame, shown), end="")
