@@ -13,9 +13,10 @@ What each metric *is* (family, direction, interval, label) is registered once in
 from __future__ import annotations
 
 __all__ = [
-    "CI_HIGH", "CI_LOW", "DEFAULT_N", "DIVERGENCE_COLUMNS", "FEATURE_COLUMNS", "FLAG_COLUMNS", "FLAG_NAMES",
+    "ALL_FLAG_NAMES", "CI_HIGH", "CI_LOW", "CLASS_CONDITIONAL_COLUMNS", "CONDITIONAL_COLUMNS", "CONDITIONAL_FLAG_NAMES",
+    "DEFAULT_N", "DIVERGENCE_COLUMNS", "FEATURE_COLUMNS", "FLAG_COLUMNS", "FLAG_NAMES",
     "HEAD_COLUMNS", "METRIC_COLUMNS", "MODE_COLUMNS", "NDB_COLUMNS", "REAL_VS_REAL", "REPORT_COLUMNS",
-    "TAIL_COLUMNS", "interval_columns", "metric_of_interval",
+    "TAIL_COLUMNS", "TRANSLATION_COLUMNS", "interval_columns", "metric_of_interval",
 ]
 
 HEAD_COLUMNS: tuple[str, ...] = ("source", "step", "n", "seed")
@@ -29,6 +30,15 @@ METRIC_COLUMNS: tuple[str, ...] = (*DIVERGENCE_COLUMNS, *FEATURE_COLUMNS, *MODE_
 #: The flags of docs/contract.md section 6 (booleans).
 FLAG_NAMES: tuple[str, ...] = ("mode_dropping", "mode_collapse", "low_quality")
 FLAG_COLUMNS: tuple[str, ...] = (*FLAG_NAMES, "evidence")
+#: Conditional generators (issue 13): class-conditional G(z, y) and translation G(x) columns, computed
+#: only for such generators (absent from other rows), and their flags.
+CLASS_CONDITIONAL_COLUMNS: tuple[str, ...] = ("label_accuracy", "label_mi", "label_mi_pvalue", "intra_class_fid")
+TRANSLATION_COLUMNS: tuple[str, ...] = ("input_dependence", "input_dependence_pvalue", "output_diversity",
+                                        "cycle_error", "map_accuracy")
+CONDITIONAL_COLUMNS: tuple[str, ...] = (*CLASS_CONDITIONAL_COLUMNS, *TRANSLATION_COLUMNS)
+CONDITIONAL_FLAG_NAMES: tuple[str, ...] = ("condition_ignored", "class_collapse", "class_dropping")
+#: Every flag a row may carry: the mode flags, then the conditional ones.
+ALL_FLAG_NAMES: tuple[str, ...] = (*FLAG_NAMES, *CONDITIONAL_FLAG_NAMES)
 #: A score row's columns, in order, before intervals and the audit's tail.
 REPORT_COLUMNS: tuple[str, ...] = (*HEAD_COLUMNS, *METRIC_COLUMNS, *FLAG_COLUMNS)
 #: Columns an audit adds after the intervals.

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gandiag"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "schema", "defaults", "atomic", "_arrays", "_hashing", "_lazy", "tables", "threads", "timeouts"),  # small shared pieces
     ("references", "generators", "loading", "checkpoint", "program_archive", "digits_classifier",
-     "architectures"),                                                                    # where samples come from
+     "architectures", "conditional_loading"),                                                                    # where samples come from
     ("metrics", "features", "modes", "conditional"),                                      # estimators on arrays
     ("scoring", "figures"),                                                               # one row
     ("auditing", "gate", "compare"),                                                      # the jobs users run

@@ -12,7 +12,9 @@ With the thresholds of :class:`ConditionalThresholds` (defaults in brackets):
   the distance-correlation permutation test of x and G(x) does not reject at ``significance``.
 * ``class_collapse``: a class's ``intra_mode_spread`` is under ``min_spread`` [0.5], or its
   ``coverage`` (where features exist) is under ``coverage_ratio`` [0.5] x the median coverage of
-  the classes: the class's variety collapsed while the others are fine.
+  the classes while the class *is* produced (its accuracy at least ``coverage_ratio`` x the median
+  accuracy; a class that never comes out is dropping or confusion, not collapse): the class's
+  variety collapsed while the others are fine.
 * ``class_dropping``: a class is never requested (a sample file without that label), *missing*
   from the output (no high-quality output is assigned to it, whatever was requested) or *starved*
   (its output share under ``starved_ratio`` [1/4] x its reference share). As for the mode flags,
@@ -102,9 +104,11 @@ def _collapse_clause(table: pd.DataFrame, t: ConditionalThresholds) -> tuple[str
         parts.append(f"class {int(table['class'].iloc[c])} intra_mode_spread {spread[c]:.3g} < {t.min_spread:g}")
         named.append(int(table["class"].iloc[c]))
     coverage = np.asarray(table["coverage"], dtype=np.float64)
+    accuracy = np.nan_to_num(np.asarray(table["accuracy"], dtype=np.float64))
+    produced = accuracy >= max(t.coverage_ratio * float(np.median(accuracy)), 1e-12)  # else confusion or dropping
     if np.isfinite(coverage).sum() >= 2:
         median = float(np.nanmedian(coverage))
-        for c in np.flatnonzero(np.isfinite(coverage) & (coverage < t.coverage_ratio * median)):
+        for c in np.flatnonzero(np.isfinite(coverage) & produced & (coverage < t.coverage_ratio * median)):
             cls = int(table["class"].iloc[c])
             parts.append(f"class {cls} coverage {coverage[c]:.3g} < {t.coverage_ratio:g} x median {median:.3g}")
             named.append(cls)

@@ -50,7 +50,7 @@ import numpy as np
 from ..defaults import DEFAULTS
 from ..errors import GandiagInputError
 from ..modes.flags import FlagResult
-from ..schema import FLAG_NAMES
+from ..schema import CONDITIONAL_FLAG_NAMES, FLAG_NAMES
 from ..scoring.result import ScoreResult
 from .config import WORSE, GateConfig, MetricRule
 
@@ -177,6 +177,21 @@ def _flags_of_mapping(row: Mapping[str, Any]) -> FlagResult | None:
                        for f, v in raw.items()})
 
 
+def _conditional_flag_check(flag: str, row: Mapping[str, Any], conditional: Any) -> Check:
+    """A conditional flag, from the row's typed conditional result or (a user's mapping) its column."""
+    if conditional is not None and flag in conditional.flags.clauses:
+        raised, clause = conditional.flags.raised(flag), conditional.flags.clauses[flag]
+    elif isinstance(row.get(flag), (bool, np.bool_)):
+        raised = bool(row[flag])
+        clause = next((c.strip() for c in str(row.get("evidence", "")).split(";") if c.strip().startswith(f"{flag}:")),
+                      f"{flag}: raised")
+    else:
+        return Check(f"flag:{flag}", FAIL, None, "false", None, f"{flag} was not computed (not a conditional generator)")
+    if not raised:
+        return Check(f"flag:{flag}", PASS, False, "false", None, f"{flag} is false")
+    return Check(f"flag:{flag}", FAIL, True, "false", None, f"flag raised: {clause}")
+
+
 def _flag_check(flag: str, flags: FlagResult | None) -> Check:
     if flags is None:
         return Check(f"flag:{flag}", FAIL, None, "false", None, f"{flag} was not computed")
@@ -242,14 +257,16 @@ def evaluate(config: GateConfig, row: ScoreResult | Mapping[str, Any],
     Rows are :class:`gandiag.scoring.ScoreResult` (flags read from its typed ``flags``) or plain
     mappings of report columns.
     """
+    conditional = None
     if isinstance(row, ScoreResult):
-        flags, row = row.flags, row.to_series()
+        flags, conditional, row = row.flags, row.conditional, row.to_series()
     else:
         flags = _flags_of_mapping(row)
     if isinstance(baseline_row, ScoreResult):
         baseline_row = baseline_row.to_series()
     checks = [c for rule in config.metrics for c in _bound_checks(rule, row)]
-    checks += [_flag_check(flag, flags) for flag in config.flags]
+    checks += [_conditional_flag_check(flag, row, conditional) if flag in CONDITIONAL_FLAG_NAMES
+               else _flag_check(flag, flags) for flag in config.flags]
     checks += [_baseline_check(rule, row, baseline_row) for rule in config.metrics if rule.margin is not None]
     return checks
 

@@ -14,7 +14,8 @@ hold ``[tool.gandiag.gate]``). A file named ``pyproject.toml`` is only read at
   bootstrap). Default 20 when some metric has a ``margin``, else 0 (no intervals); a ``margin``
   needs at least 2;
 * ``flags`` (list of strings, default empty): flags that must be false, from ``mode_dropping``,
-  ``mode_collapse``, ``low_quality``;
+  ``mode_collapse``, ``low_quality`` and, for conditional generators, ``condition_ignored``,
+  ``class_collapse``, ``class_dropping``;
 * ``[PREFIX.metrics.NAME]`` for a metric NAME of docs/contract.md section 5, with any of ``min``,
   ``max`` (numbers: the value must lie in [min, max]) and ``margin`` (number >= 0: the baseline
   rule of :mod:`gandiag.gate.checks`; only for metrics with a direction and an interval,
@@ -46,7 +47,7 @@ from ..errors import GandiagInputError
 from ..metrics.registry import get_spec
 from ..modes.flags import FlagThresholds
 from ..references import REFERENCE_NAMES
-from ..schema import FLAG_NAMES
+from ..schema import ALL_FLAG_NAMES, FLAG_NAMES
 from ..scoring.catalog import METRIC_NAMES
 
 __all__ = ["BASELINE_METRICS", "FLAG_NAMES", "GateConfig", "MetricRule", "WORSE", "load_config", "parse_config"]
@@ -194,8 +195,8 @@ def parse_config(table: Mapping[str, Any], *, where: str = "<mapping>", prefix: 
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         raise _fail(where, f"{prefix}.flags", f"need a list of flag names, got {flags!r}")
     for flag in flags:
-        if flag not in FLAG_NAMES:
-            raise _fail(where, f"{prefix}.flags", f"unknown flag {flag!r}; use {', '.join(FLAG_NAMES)}")
+        if flag not in ALL_FLAG_NAMES:
+            raise _fail(where, f"{prefix}.flags", f"unknown flag {flag!r}; use {', '.join(ALL_FLAG_NAMES)}")
     metrics = _table(where, f"{prefix}.metrics", table.get("metrics", {}))
     rules = tuple(_metric_rule(where, prefix, name, value) for name, value in metrics.items())
     if not rules and not flags:

@@ -27,18 +27,20 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..errors import GandiagInputError
-from ..schema import METRIC_COLUMNS
+from ..schema import CONDITIONAL_COLUMNS, METRIC_COLUMNS
 
-__all__ = ["FAMILY_NAMES", "INTERVAL_KINDS", "MetricSpec", "WORSE_KINDS", "families", "get_spec", "metric_names",
+__all__ = ["CONDITIONS", "FAMILY_NAMES", "INTERVAL_KINDS", "MetricSpec", "WORSE_KINDS", "families", "get_spec", "metric_names",
            "metric_specs", "register"]
 
 #: The families, in report order: one runner each in :mod:`gandiag.scoring.runners`.
-FAMILY_NAMES: tuple[str, ...] = ("divergences", "features", "modes", "ndb")
+FAMILY_NAMES: tuple[str, ...] = ("divergences", "features", "modes", "ndb", "conditional")
 #: ``higher``/``lower``: larger/smaller values are worse; ``from1``: the distance from 1 is.
 WORSE_KINDS: tuple[str | None, ...] = ("higher", "lower", "from1", None)
 #: ``bootstrap``: percentile bootstrap; ``subsample``: half-size subsamples; ``none``: no interval.
 INTERVAL_KINDS: tuple[str, ...] = ("bootstrap", "subsample", "none")
 DATA_KINDS = frozenset({"vectors", "images"})
+#: What a conditional metric needs of the generator: ``classes`` (G(z, y)) or ``translation`` (G(x)).
+CONDITIONS: tuple[str | None, ...] = (None, "classes", "translation")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,10 @@ class MetricSpec:
 
     ``data``: the kinds of samples it applies to (``vectors``, ``images``); ``max_dim``: the largest
     vector dimension it applies to (``None``: any); ``needs_extractor``: it is computed on features,
-    so images other than the built-in digits need the Inception weights file.
+    so images other than the built-in digits need the Inception weights file. ``condition``: a
+    conditional metric's kind of generator (``classes``, ``translation``; family ``conditional``,
+    never in the default set: computed whenever the generator is such a one). ``floor``: what a
+    perfect generator scores and what chance scores, in words, where that is not the real-vs-real row.
     """
 
     name: str
@@ -59,6 +64,8 @@ class MetricSpec:
     data: frozenset[str] = DATA_KINDS
     max_dim: int | None = None
     needs_extractor: bool = False
+    condition: str | None = None
+    floor: str = ""
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -69,6 +76,11 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r}: worse={self.worse!r} is not one of {WORSE_KINDS}")
         if self.interval not in INTERVAL_KINDS:
             raise ValueError(f"metric {self.name!r}: interval={self.interval!r} is not one of {INTERVAL_KINDS}")
+        if self.condition not in CONDITIONS or (self.condition is not None) != (self.family == "conditional"):
+            raise ValueError(f"metric {self.name!r}: condition={self.condition!r} must be one of {CONDITIONS[1:]} "
+                             "exactly when the family is 'conditional'")
+        if self.condition is not None and self.default:
+            raise ValueError(f"metric {self.name!r}: conditional metrics are not in the default set")
         if not self.data or not self.data <= DATA_KINDS:
             raise ValueError(f"metric {self.name!r}: data={sorted(self.data)} must be a subset of {sorted(DATA_KINDS)}")
 
@@ -161,8 +173,30 @@ _register_all([
     # NDB: one test on k-means bins fitted on the reference sample
     MetricSpec("ndb", "ndb", "higher", "none", "NDB (bins different)"),
     MetricSpec("ndb_k", "ndb", "higher", "none", "NDB / K"),
+    # conditional generators (gandiag.conditional): computed for class-conditional or translation generators
+    MetricSpec("label_accuracy", "conditional", "lower", "none", "label accuracy", default=False, condition="classes",
+               floor="the assigner's accuracy on real labelled data; chance 1/K"),
+    MetricSpec("label_mi", "conditional", "lower", "bootstrap", "label MI (nats)", default=False, condition="classes",
+               floor="log K when the label fixes the class (less the assigner's errors); chance 0 (+ (K-1)^2/2n bias)"),
+    MetricSpec("label_mi_pvalue", "conditional", "higher", "none", "label independence p-value", default=False,
+               condition="classes", floor="1/(B+1) when the output depends on the label; uniform on (0, 1] by chance"),
+    MetricSpec("intra_class_fid", "conditional", "higher", "none", "intra-class FID", default=False,
+               condition="classes", needs_extractor=True,
+               floor="the real-vs-real per-class FID at n/K samples per class"),
+    MetricSpec("input_dependence", "conditional", "lower", "none", "input dependence (dCor)", default=False,
+               condition="translation", floor="1 for an invertible linear map; chance about 0"),
+    MetricSpec("input_dependence_pvalue", "conditional", "higher", "none", "input independence p-value",
+               default=False, condition="translation", floor="1/(B+1) when G(x) depends on x; uniform by chance"),
+    MetricSpec("output_diversity", "conditional", "from1", "none", "output diversity", default=False,
+               condition="translation", floor="1 on the target distribution; 0 for a constant map"),
+    MetricSpec("cycle_error", "conditional", "higher", "none", "cycle error", default=False, condition="translation",
+               floor="0 for a true inverse pair; about 1 when F(G(x)) is unrelated to x"),
+    MetricSpec("map_accuracy", "conditional", "lower", "none", "map accuracy", default=False,
+               condition="translation", floor="1 for the true map; chance about 1/K on a K-mode toy"),
 ])
 
 _contract = tuple(s.name for s in metric_specs(default_only=True))
 if _contract != METRIC_COLUMNS:  # pragma: no cover - a broken registry must not import
     raise ImportError(f"the default metrics {_contract} are not docs/contract.md's columns {METRIC_COLUMNS}")
+if metric_names(family="conditional") != CONDITIONAL_COLUMNS:  # pragma: no cover
+    raise ImportError(f"the conditional metrics {metric_names(family='conditional')} are not {CONDITIONAL_COLUMNS}")

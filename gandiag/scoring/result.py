@@ -15,15 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..conditional import ConditionalResult
 from ..modes import FlagResult, ModeDetails
-from ..schema import FLAG_NAMES, REPORT_COLUMNS
+from ..schema import CONDITIONAL_FLAG_NAMES, FLAG_NAMES, REPORT_COLUMNS
 
 __all__ = ["ScoreResult"]
 
 
 @dataclass
 class ScoreResult:
-    """One row: ``values`` (metric, flag, interval and ``notes`` columns), ``flags``, ``modes``, ``samples``."""
+    """One row: ``values`` (metric, flag, interval and ``notes`` columns), ``flags``, ``modes``, ``samples``;
+    for a conditional generator ``conditional`` (its flags, confusion matrix and per-class table)."""
 
     source: str
     step: int | None
@@ -33,11 +35,26 @@ class ScoreResult:
     flags: FlagResult | None = None
     modes: ModeDetails | None = None
     samples: np.ndarray | None = field(default=None, repr=False)
+    conditional: ConditionalResult | None = field(default=None, repr=False)
+
+    @property
+    def classes(self) -> pd.DataFrame | None:
+        """The per-class table (``classes.csv``: one row per class) of a class-conditional generator, else ``None``."""
+        return None if self.conditional is None else self.conditional.classes
+
+    @property
+    def confusion(self) -> np.ndarray | None:
+        """K x K counts, rows the requested class, columns the assigned one; ``None`` when not class-conditional."""
+        return None if self.conditional is None else self.conditional.confusion
 
     def flag(self, name: str) -> bool | None:
         """Whether flag ``name`` is raised; ``None`` when the flags were not computed."""
+        if name in CONDITIONAL_FLAG_NAMES:
+            if self.conditional is None or name not in self.conditional.flags.clauses:
+                return None
+            return self.conditional.flags.raised(name)
         if name not in FLAG_NAMES:
-            raise KeyError(f"unknown flag {name!r}; flags are {', '.join(FLAG_NAMES)}")
+            raise KeyError(f"unknown flag {name!r}; flags are {', '.join(FLAG_NAMES + CONDITIONAL_FLAG_NAMES)}")
         return None if self.flags is None else self.flags.raised(name)
 
     def to_series(self) -> pd.Series:
@@ -55,4 +72,6 @@ class ScoreResult:
                                 mode_label=m.label)
         if self.samples is not None:
             series.attrs["samples"] = self.samples
+        if self.classes is not None:
+            series.attrs.update(classes=self.classes, confusion=self.confusion)
         return series

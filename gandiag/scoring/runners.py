@@ -49,6 +49,11 @@ class FamilyRunner:
         """
         raise NotImplementedError
 
+    def select(self, scorer: "Scorer", details: dict[str, Any]) -> list[str]:
+        """The metrics of this family to compute for one row: the scorer's selection (``details["condition"]``
+        tells the conditional runner what kind of generator the row is for)."""
+        return [m for m in scorer.metrics if get_spec(m).family == self.family]
+
 
 class Divergences(FamilyRunner):
     """One classifier (js, c2st_*), exact transport (w1, w2), sliced W, Sinkhorn, optional KDE JS."""
@@ -133,7 +138,9 @@ class NDB(FamilyRunner):
         return []
 
 
-RUNNERS: tuple[FamilyRunner, ...] = (Divergences(), Features(), Modes(), NDB())
+from .conditional_runner import Conditional  # noqa: E402  (subclasses FamilyRunner, defined above)
+
+RUNNERS: tuple[FamilyRunner, ...] = (Divergences(), Features(), Modes(), NDB(), Conditional())
 
 
 def runner_of(family: str) -> FamilyRunner:

@@ -35,6 +35,7 @@ import torch
 from .._arrays import to_numpy
 from ..errors import GandiagInputError, SourceError
 from ..features.choice import choose_extractor
+from ..conditional_loading import TranslationGenerator, as_translation
 from ..generators import Generator, as_generator
 from ..metrics.registry import get_spec, metric_names
 from ..modes import FlagThresholds, NDBBins
@@ -147,6 +148,10 @@ class Scorer:
             raise
         except Exception as exc:  # a user's program that fails to run is that source's problem
             raise SourceError(generator.source, f"sampling failed: {type(exc).__name__}: {exc}") from exc
+        return self.checked(x, generator)
+
+    def checked(self, x: Any, generator: Generator) -> np.ndarray:
+        """Samples ``x`` of ``generator`` as float32 numpy, checked against the reference's shape and finite."""
         arr = _np(x)
         if arr.shape[1:] != tuple(self.reference.shape):
             raise SourceError(generator.source, f"produces samples of shape {arr.shape[1:]} but reference "
@@ -162,37 +167,49 @@ class Scorer:
 
         return extract_features(fake, self._extractor, cache=self._cache if fake is self._floor_sample else None)
 
-    def score_samples(self, fake: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    def score_samples(self, fake: np.ndarray, *, condition: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(row of metric columns, details: per-mode shares and counts) for generated ``fake``.
 
         Each family's runner (:mod:`gandiag.scoring.runners`) fills the selected columns of its family.
+        ``condition``: a conditional generator's requested labels or translation inputs
+        (:mod:`gandiag.scoring.conditional_runner`); ``None`` for an unconditional one.
         """
         row: dict[str, Any] = {m: math.nan for m in metric_names() if get_spec(m).default or m in self.metrics}
         row.update({f: pd.NA for f in FLAG_NAMES}, evidence="")
-        details: dict[str, Any] = {}
+        details: dict[str, Any] = {"condition": condition}
         notes = list(self.notes)
         for runner in RUNNERS:
-            wanted = [m for m in self.metrics if get_spec(m).family == runner.family]
+            wanted = runner.select(self, details)
             if wanted:
                 notes += runner.run(self, fake, wanted, row, details)
         row["notes"] = "; ".join(dict.fromkeys(n for n in notes if n))
         return row, details
 
-    def result(self, fake: np.ndarray, *, source: str, step: int | None = None) -> ScoreResult:
-        """The typed row (:class:`ScoreResult`) for generated samples ``fake``."""
-        values, details = self.score_samples(fake)
+    def result(self, fake: np.ndarray, *, source: str, step: int | None = None, condition: Any = None) -> ScoreResult:
+        """The typed row (:class:`ScoreResult`) for generated samples ``fake`` (``condition``: see :meth:`score_samples`)."""
+        values, details = self.score_samples(fake, condition=condition)
         shown = PLOT_SAMPLES if fake.ndim == 2 else PLOT_IMAGES  # a scatter needs many points, a grid 64
         keep = np.random.default_rng(self.seed).permutation(len(fake))[:shown]
         return ScoreResult(source=source, step=step, n=self.n, seed=self.seed, values=values,
-                           flags=details.get("flags"), modes=details.get("modes"), samples=fake[np.sort(keep)])
+                           flags=details.get("flags"), modes=details.get("modes"), samples=fake[np.sort(keep)],
+                           conditional=details.get("conditional"))
 
     def row(self, fake: np.ndarray, *, source: str, step: int | None = None) -> pd.Series:
         """The report row (a pandas Series) for generated samples ``fake``."""
         return self.result(fake, source=source, step=step).to_series()
 
     def score(self, generator_or_samples: Any, *, source: str | None = None) -> ScoreResult:
-        """Score a :class:`gandiag.Generator` or an (n, ...) sample array: the typed row."""
+        """Score a :class:`gandiag.Generator` or an (n, ...) sample array: the typed row.
+
+        A conditional generator (``n_classes``, or a translation generator) is sampled with balanced
+        labels (or on source samples) and gets the conditional columns too.
+        """
+        from .conditional_runner import draw_conditional
+
         gen = as_generator(generator_or_samples)
+        drawn = draw_conditional(self, gen)
+        if drawn is not None:
+            return self.result(drawn[0], source=source or gen.source, step=gen.step, condition=drawn[1])
         return self.result(self.sample(gen), source=source or gen.source, step=gen.step)
 
     def __call__(self, generator_or_samples: Any, *, source: str | None = None) -> pd.Series:
@@ -258,7 +275,9 @@ def score(
         For a network in memory: its latent dimension (default: its int attribute ``latent_dim``)
         and prior (``"normal"``, default, or ``"uniform"``).
     **options
-        Passed to :class:`Scorer`: ``resamples`` (95% intervals from K resamples), ``thresholds``,
+        ``source`` (a reference) makes the generator a translation generator G: X -> Y applied to
+        samples of ``source``, ``inverse`` its inverse F: Y -> X (a network, callable or path);
+        the rest is passed to :class:`Scorer`: ``resamples`` (95% intervals from K resamples), ``thresholds``,
         ``max_points``, ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
 
     Returns
@@ -283,7 +302,11 @@ def score(
     >>> int(row["modes_captured"]), bool(row["mode_dropping"]), bool(row["mode_collapse"])
     (8, False, False)
     """
-    gen = as_generator(generator_or_samples, latent_dim=latent_dim, latent=latent)
+    source, inverse = options.pop("source", None), options.pop("inverse", None)
+    if source is not None or inverse is not None or isinstance(generator_or_samples, TranslationGenerator):
+        gen = as_translation(generator_or_samples, source, inverse)
+    else:
+        gen = as_generator(generator_or_samples, latent_dim=latent_dim, latent=latent)
     if n is None and hasattr(gen, "__len__"):
         n = min(len(gen), default_n(get_reference(reference)))
     return Scorer(reference, n=n, seed=seed, metrics=metrics, **options)(gen)
