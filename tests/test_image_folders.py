@@ -163,6 +163,10 @@ def test_no_applicable_extractor_is_one_line_that_says_how_to_fix_it(tmp_path, c
     scorer = Scorer(str(colour), metrics=None)
     assert scorer.extractor_name is None and any("--inception-weights PATH" in note for note in scorer.notes)
     assert not {"fid", "kid", "precision"} & set(scorer.metrics)
+    import gandiag
+
+    report = gandiag.audit([str(colour)], str(colour), metrics="modes", progress=False)
+    assert "--inception-weights PATH" in report.to_markdown().split("## Findings")[0]  # the report's header says it
     err = _one_line_error(capsys, ["score", colour, "--reference", colour, "--metrics", "fid", "--quiet"])
     assert "--inception-weights PATH" in err
     # a weights file that is named but missing is an error, not a silent fallback

@@ -238,7 +238,7 @@ def build_report(rows: list[_Row], scorer: Scorer, run_thresholds: RunThresholds
     return Report(frame=frame, findings=findings, mode_shares=shares, samples=samples,
                   reference=scorer.reference, reference_sample=scorer.real,
                   settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "resamples": scorer.resamples,
-                            "extractor": scorer.extractor_name, **settings})
+                            "extractor": scorer.extractor_name or f"none ({scorer.features_note})", **settings})
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
