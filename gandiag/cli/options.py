@@ -91,10 +91,13 @@ def resamples(args: argparse.Namespace) -> int:
     return value
 
 
-def add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    """What ``score`` and ``audit`` share: the reference, n, seed, metric selection, intervals, thresholds."""
-    parser.add_argument("sources", nargs="+", metavar="SOURCE",
-                        help="checkpoints (.pt), programs (.pt2), TorchScript (.pt, with --allow-torchscript), samples (.npy/.npz), run folders")
+def add_scoring_options(parser: argparse.ArgumentParser, *, sources: bool = True) -> None:
+    """What ``score``, ``audit`` and ``watch`` share: the SOURCEs (unless ``sources=False``), the
+    reference, n, seed, metric selection, intervals, thresholds."""
+    if sources:
+        parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                            help="checkpoints (.pt), programs (.pt2), TorchScript (.pt, with --allow-torchscript), "
+                                 "samples (.npy/.npz), run folders")
     parser.add_argument("--reference", required=True, help="ring8, grid25, digits, stacked-digits, or a .npy/.npz/image folder")
     setting(parser, "n", type=int)
     setting(parser, "seed", type=int)
