@@ -131,6 +131,12 @@ def test_score_takes_image_folders_on_both_sides_and_caches_the_reference(folder
     assert calls == [n, n, n]  # reference sample, generated sample, the real-vs-real floor's second sample
     assert main([*argv, "--out", str(out[1])]) == 0
     assert calls == [n, n, n, n]  # only the generated side ran again
+    audit = ["audit", str(generated), "--reference", str(reference), "--metrics", "features", "--n", str(n), "--quiet",
+             "--no-plots"]
+    assert main([*audit, "--out", str(tmp_path / "audit")]) == 0
+    assert calls == [n] * 5  # the audit shares the cache: only its generated sample ran
+    assert main([*audit, "--out", str(tmp_path / "audit-uncached"), "--no-cache"]) == 0
+    assert calls == [n] * 8
     rows = [json.loads(p.read_text()) for p in out]
     assert rows[0] == rows[1]
     row = rows[0][0]

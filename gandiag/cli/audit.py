@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scoring_options(p)
     p.add_argument("--out", default="gandiag-audit", metavar="DIR", help="report folder (default gandiag-audit)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache (reference side)")
     p.add_argument("--fresh", action="store_true",
                    help="ignore the rows kept in OUT/scores.sqlite from earlier audits: score everything again")
     p.set_defaults(func=run)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
     with folder_lock(out):  # a second audit into the same --out fails at once, before any scoring
         check_replaceable(out, REPORT_FILES | STORE_FILES)
-        report = run_audit(args, store=out / STORE_NAME, fresh=args.fresh)
+        report = run_audit(args, store=out / STORE_NAME, fresh=args.fresh, feature_cache=not args.no_cache)
         written = report.save(out, plots=not args.no_plots, keep=tuple(STORE_FILES))
     print(report.summary_text())
     kept = report.settings.get("store") or {}
