@@ -1,4 +1,4 @@
-"""The conditional flags: ``condition_ignored``, ``class_collapse``, ``class_dropping`` (CONTRACT.md section 6).
+"""The conditional flags: ``condition_ignored``, ``class_collapse``, ``class_dropping`` (docs/contract.md section 6).
 
 With the thresholds of :class:`ConditionalThresholds` (defaults in brackets):
 
