@@ -206,3 +206,22 @@ def test_fid_help_imports_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "usage: gandiag fid" in done.stdout and "--no-cache" in done.stdout and "--json" in done.stdout
+
+
+def test_the_extractor_is_chosen_by_the_sample_shape(tmp_path, monkeypatch):
+    from gandiag.errors import GandiagInputError
+    from gandiag.features.choice import choose_extractor
+
+    weights = tmp_path / "weights.pth"
+    weights.write_bytes(b"only its existence is checked here")
+    assert choose_extractor((2,)).name == "identity"
+    assert choose_extractor((1, 8, 8), weights=weights).name == "digits"  # 8x8 grey: digits, whatever is given
+    assert choose_extractor((3, 8, 8), reference_name="stacked-digits").name == "digits"
+    assert choose_extractor((3, 8, 8)).name is None  # 8x8 colour images are not digits
+    assert choose_extractor((3, 8, 8), weights=weights).name == "inception"
+    assert choose_extractor((1, 28, 28), weights=weights).name == "inception"
+    monkeypatch.setenv(INCEPTION_ENV, str(weights))
+    assert choose_extractor((3, 32, 32)).name == "inception"
+    monkeypatch.setenv(INCEPTION_ENV, str(tmp_path / "gone.pth"))
+    with pytest.raises(GandiagInputError, match="gone.pth"):
+        choose_extractor((3, 32, 32))
