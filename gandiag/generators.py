@@ -163,6 +163,11 @@ class NetworkGenerator(Generator):
 
     def sample(self, n: int, seed: int = 0, *, labels: int | None = None) -> torch.Tensor:
         """``n`` samples; with ``labels=c`` a conditional generator draws class ``c`` only."""
+        if labels is not None:
+            k = self.n_classes or 0
+            if isinstance(labels, bool) or not isinstance(labels, (int, np.integer)) or not 0 <= labels < k:
+                raise GandiagInputError(f"{self.source}: labels={labels!r} is not a class of this generator "
+                                        + (f"(classes 0 to {k - 1})" if k else "(it is not class-conditional)"))
         return super().sample(n, seed, labels=labels)
 
     def _draw(self, n: int, seed: int, *, labels: int | None = None) -> torch.Tensor:

@@ -31,6 +31,7 @@ from ._arrays import check_samples, format_bytes, memory_budget, one_line
 from .checkpoint import read_checkpoint, step_from_name
 from .errors import GandiagInputError, SourceError
 from .program_archive import load_program
+from .conditional_loading import conditional_program, labelled_npz
 from .generators import (
     CHUNK,
     Generator,
@@ -45,7 +46,7 @@ from .references import IMAGE_SUFFIXES, Reference, _load_array_file, _load_image
 from .references import reference as _reference
 from .architectures import available_architectures, resolve_architecture
 from .defaults import DEFAULTS
-from .timeouts import check_timeout, interruptible, time_limit
+from .timeouts import check_timeout, interruptible, limits_available, probe_in_child, time_limit
 
 CHECKPOINT_SUFFIXES = (".pt", ".pt2", ".npy", ".npz")
 
@@ -229,6 +230,11 @@ def _jit_load(path: Path, device: str) -> Any:
         return torch.jit.load(str(path), map_location=device)
 
 
+#: Loads a TorchScript archive in a child process: torch.jit.load runs its __setstate__ holding the GIL.
+_JIT_PROBE = ("import sys, warnings\nimport torch\nprint('ready', flush=True)\nwarnings.simplefilter('ignore')\n"
+              "torch.jit.load(sys.argv[1], map_location='cpu')\n")
+
+
 def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
     try:
         module = interruptible(_jit_load, path, device)  # its __setstate__ runs here, and may never end
@@ -240,8 +246,10 @@ def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, de
         raise SourceError(path, "this TorchScript archive has no int attribute latent_dim",
                           hint="add `latent_dim: int` to the scripted module, or pass latent_dim= (CLI: --latent-dim)")
     module.eval()
+    classes = getattr(module, "n_classes", None)  # a conditional module: forward(z, y)
     return NetworkGenerator(_NativeCall(module), _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
-                            step=step_from_name(path), device=device)
+                            step=step_from_name(path), device=device,
+                            n_classes=classes if type(classes) is int and classes > 0 else None)
 
 
 def _load_program(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
@@ -256,9 +264,14 @@ def _load_program(path: Path, latent: str | None, latent_dim: int | None, device
     nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     val = nodes[user_inputs[0]].meta.get("val") if user_inputs and user_inputs[0] in nodes else None
     shape = tuple(val.shape) if val is not None else ()
+    if len(user_inputs) == 2 and len(shape) == 2:  # z and a class label y: a conditional program
+        file_dim = shape[1] if isinstance(shape[1], int) else None
+        return conditional_program(path, program, _latent(path, file_dim, "normal", latent, latent_dim), device,
+                                   step_from_name(path))
     if len(user_inputs) != 1 or len(shape) != 2:
         raise SourceError(path, f"the program takes {len(user_inputs)} input(s) of shape {shape}",
-                          hint="export a module whose only input is z of shape (batch, latent_dim)")
+                          hint="export a module whose only input is z of shape (batch, latent_dim) (a conditional "
+                          "one: z and integer y of shape (batch,))")
     file_dim = shape[1] if isinstance(shape[1], int) else None
     chunk = shape[0] if isinstance(shape[0], int) else CHUNK  # a static batch fixes the chunk size
     module = program.module().to(device)
@@ -408,6 +421,8 @@ def load_generator(
     if not path.is_file():
         raise SourceError(path, "not a regular file (a FIFO, socket or device); gandiag reads files and folders")
     try:
+        if allow_torchscript and path.suffix.lower() == ".pt" and limits_available() and _is_torchscript(path):
+            probe_in_child(_JIT_PROBE, [str(path)], limit, path)  # an endless __setstate__ is killed there
         with time_limit(limit, path, "loading"):
             gen = _load_file(path, latent, latent_dim, device, allow_torchscript)
         gen.timeout = limit  # every sample call of the file's code runs within the limit too
@@ -435,7 +450,7 @@ def _load_file(path: Path, latent: str | None, latent_dim: int | None, device: s
         else:
             raise SourceError(path, TORCHSCRIPT_REFUSED, hint=TORCHSCRIPT_HINT)
     elif suffix in (".npy", ".npz"):
-        gen = _load_samples(path)
+        gen = (labelled_npz(path) if suffix == ".npz" else None) or _load_samples(path)
     else:
         raise SourceError(path, f"unknown file type {suffix or '(no suffix)'!r}")
     return gen
