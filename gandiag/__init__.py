@@ -8,6 +8,7 @@ Public API (docs/contract.md section 8):
   TorchScript archive, sample file, folder of checkpoints);
 * :func:`score` - every metric of one generator against a reference, as a pandas Series;
 * :func:`audit` - many sources (and whole runs) scored, flagged and reported (:class:`Report`);
+* :class:`Monitor` - scores a generator inside a training loop every N steps, with alerts;
 * :mod:`gandiag.metrics` - every metric as a plain function on two sample arrays.
 """
 
@@ -17,7 +18,7 @@ from ._lazy import lazy_attributes
 from .errors import GandiagInputError, SourceError
 
 if TYPE_CHECKING:  # the real imports happen on first use (module __getattr__ below)
-    from .auditing import Report, audit
+    from .auditing import Monitor, Report, audit
     from .generators import Generator, LatentSpec
     from .loading import Run, load_generator
     from .references import REFERENCE_NAMES, Reference, reference
@@ -30,6 +31,7 @@ __all__ = [
     "GandiagInputError",
     "Generator",
     "LatentSpec",
+    "Monitor",
     "REFERENCE_NAMES",
     "Reference",
     "Report",
@@ -52,7 +54,7 @@ _LAZY = {
     "Run": ".loading", "load_generator": ".loading",
     "REFERENCE_NAMES": ".references", "Reference": ".references", "reference": ".references",
     "available_architectures": ".architectures", "register_architecture": ".architectures",
-    "score": ".scoring", "audit": ".auditing", "Report": ".auditing",
+    "score": ".scoring", "audit": ".auditing", "Report": ".auditing", "Monitor": ".auditing",
 }
 
 

@@ -89,3 +89,27 @@ def test_error_rows_and_runs():
         best_checkpoints(frame, run="c")
     with pytest.raises(GandiagInputError, match="'w1' has no value"):
         best_checkpoints(frame, "w1")
+
+
+def test_best_command_ranks_a_run_and_writes_the_table(tmp_path, capsys):
+    import numpy as np
+    import torch
+
+    from gandiag.cli import main
+    from helpers import DEFECTS, DefectGenerator
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for i, name in enumerate(["missing", "perfect", "blurred"]):
+        weights, scale, _ = DEFECTS[name]
+        torch.manual_seed(i)
+        np.save(run / f"step-{(i + 1) * 100:07d}.npy", DefectGenerator(weights, scale)(torch.randn(600, 3)).numpy())
+    code = main(["best", str(run), "--reference", "ring8", "--n", "300", "--metrics", "modes", "--metric", "mode_kl",
+                 "--resamples", "4", "--quiet", "--out", str(tmp_path / "best.csv")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"recommended: {run / 'step-0000200.npy'} (step 200)" in out
+    table = pd.read_csv(tmp_path / "best.csv")
+    assert list(table["step"]) == [200, 300, 100]  # mode_kl: perfect < blurred (8 modes) < 5 missing
+    assert table.loc[table["best"], "step"].tolist() == [200]
+    assert table.loc[table["recommended"], "step"].tolist() == [200]

@@ -33,7 +33,7 @@ from .. import __version__
 from ..errors import GandiagInputError
 from ..threads import resolve_threads, torch_threads
 
-BUILTIN_COMMANDS = ("sample", "score", "audit", "watch", "fid", "compare", "gate")
+BUILTIN_COMMANDS = ("sample", "score", "audit", "watch", "best", "fid", "compare", "gate")
 PLUGIN_GROUP = "gandiag.commands"
 DEBUG_ENV = "GANDIAG_DEBUG"
 DEBUG_HELP = f"on an error, show the full traceback instead of one line (also {DEBUG_ENV}=1)"
