@@ -225,3 +225,16 @@ def test_the_extractor_is_chosen_by_the_sample_shape(tmp_path, monkeypatch):
     monkeypatch.setenv(INCEPTION_ENV, str(tmp_path / "gone.pth"))
     with pytest.raises(GandiagInputError, match="gone.pth"):
         choose_extractor((3, 32, 32))
+
+
+def test_a_reference_name_stands_for_its_samples(folders, capsys):
+    import gandiag
+
+    generated, _ = folders
+    out = _fid_json(capsys, generated, "digits", "--no-cache")
+    extractor = DigitsExtractor()
+    real = extractor(gandiag.reference("digits").data)  # all 1797 stored digits
+    assert out["n_reference"] == 1797
+    assert out["fid"] == pytest.approx(metrics.fid(real, extractor(_read_back(generated))), rel=1e-12)
+    err = _one_line_error(capsys, ["fid", generated, "ring8"])
+    assert "(1, 8, 8)" in err and "(2,)" in err

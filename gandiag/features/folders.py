@@ -59,23 +59,31 @@ class FeatureStatistics:
         return f"{values} ({self.extractor} features, {self.n_generated} generated vs {self.n_reference} reference)"
 
 
-def load_samples(path: str | os.PathLike) -> np.ndarray:
-    """The samples in ``path``: a folder of images (scaled to [-1, 1]) or a ``.npy``/``.npz`` array.
+def load_samples(path: str | os.PathLike, *, n: int | None = None, seed: int = 0) -> np.ndarray:
+    """The samples in ``path``: a folder of images (scaled to [-1, 1]), a ``.npy``/``.npz`` array, or
+    a reference name (``digits``: its 1797 images; ``ring8`` and the other samplers: ``n`` samples,
+    default 10,000, drawn with ``seed``).
 
     Errors are one line naming the path (a corrupt image: that file).
     """
     from .._arrays import check_samples
-    from ..references import _load_array_file, _load_image_folder
+    from ..references import REFERENCE_NAMES, _load_array_file, _load_image_folder, reference, stored_samples
+    from ..schema import DEFAULT_N
 
     p = Path(path)
+    if str(path) in REFERENCE_NAMES and not p.exists():
+        ref = reference(str(path))
+        x = ref.data if stored_samples(ref) is not None else ref.sample(n or DEFAULT_N, seed=seed)
+        return x.numpy().astype(np.float32, copy=False)
     if p.is_dir():
         arr = _load_image_folder(p)
     elif p.is_file() and p.suffix.lower() in (".npy", ".npz"):
         arr = _load_array_file(p)
     elif not p.exists():
-        raise GandiagInputError(f"{p}: no such file or folder")
+        raise GandiagInputError(f"{p}: no such file or folder, nor a reference name ({', '.join(REFERENCE_NAMES)})")
     else:
-        raise GandiagInputError(f"{p}: give a folder of images (PNG, JPEG, ...) or a .npy/.npz array of samples")
+        raise GandiagInputError(f"{p}: give a folder of images (PNG, JPEG, ...), a .npy/.npz array of samples "
+                                f"or a reference name ({', '.join(REFERENCE_NAMES)})")
     check_samples(arr, p)
     return np.asarray(arr, dtype=np.float32)
 
@@ -138,7 +146,7 @@ def feature_statistics(
     from . import extract_features, get_extractor
 
     names = ("generated", "reference")
-    sides = [load_samples(x) if isinstance(x, (str, os.PathLike)) else np.asarray(x, dtype=np.float32)
+    sides = [load_samples(x, n=n, seed=seed) if isinstance(x, (str, os.PathLike)) else np.asarray(x, dtype=np.float32)
              for x in (generated, reference)]
     labels = [str(x) if isinstance(x, (str, os.PathLike)) else f"the {names[i]} samples"
               for i, (x) in enumerate((generated, reference))]
