@@ -6,17 +6,21 @@ report or the complete new one, never new tables beside old plots; an interrupte
 leaves the previous report intact, and the folder is locked against a second writer):
 
 * ``report.csv`` - :attr:`Report.frame`, one row per checkpoint plus the real-vs-real row;
-* ``report.md`` - the summary of findings first, then the table;
-* ``report.html`` - the same, the table styled with pandas (raised flags and errors highlighted);
+* ``report.md`` - the verdict per run or source first (:mod:`gandiag.auditing.verdict`), the key
+  metrics against the real-vs-real floor (``≈``: within its noise), links to the plots, the findings,
+  then the table;
+* ``report.html`` - the same as one standalone page with the plots inline
+  (:mod:`gandiag.auditing.html_page`): verdict cards, the metrics against the floor, the plots, the
+  findings as nested lists and the full table (sticky header, flags as badges);
 * ``runs.csv`` - one row per run folder: flag onsets, mode hopping, non-convergence;
 * ``mode_shares.csv`` - per-mode share of generated samples for every row (when the reference has
   modes or NDB bins);
-* ``metrics_vs_step.png``, ``samples.png``, ``mode_shares.png`` - see :mod:`gandiag.auditing.plots`.
+* ``metrics_vs_step.png``, ``samples.png``, ``mode_shares.png`` - see :mod:`gandiag.auditing.plots`
+  (the same images that ``report.html`` embeds).
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,10 @@ from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..schema import FLAG_NAMES, REAL_VS_REAL
 from ..tables import markdown_table, save_table
+from .best import BestChoice, best_checkpoints
+from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
+from .plots import PLOT_FILES
+from .verdict import key_rows, verdicts, within_floor
 
 __all__ = ["Report", "filled_columns"]
 
@@ -48,8 +56,7 @@ def _label(row: pd.Series) -> str:
 
 
 #: Every file a report folder may hold: an existing folder of only these is replaced by a save.
-REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv",
-                          "metrics_vs_step.png", "samples.png", "mode_shares.png"})
+REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", *PLOT_FILES})
 
 
 @dataclass
@@ -113,38 +120,74 @@ class Report:
     def _header(self) -> str:
         s = self.settings
         name = self.reference.name if self.reference is not None else "?"
+        resamples = s.get("resamples")
+        intervals = f"95% intervals from {resamples} resamples" if resamples else "no intervals (resamples = 0)"
         return (f"reference `{name}`, n = {s.get('n')} samples per side, seed {s.get('seed')}, "
-                f"features `{s.get('extractor')}`, intervals from {s.get('resamples') or 'no'} resamples")
+                f"features `{s.get('extractor')}`, {intervals}")
 
-    def to_markdown(self) -> str:
-        """Summary of findings first, then the table (floats to 4 significant digits)."""
-        parts = ["# gandiag audit", "", self._header(), "", "## Findings", ""]
-        parts.append(self.summary_text())
+    def best(self, metric: str | None = None, run: str | None = None) -> BestChoice:
+        """The best checkpoint by ``metric``, those not significantly worse, and the recommended one.
+
+        See :func:`gandiag.auditing.best.best_checkpoints` (``run``: one run folder's checkpoints).
+        """
+        return best_checkpoints(self.frame, metric=metric, run=run)
+
+    def _verdict_markdown(self) -> list[str]:
+        rows = ["| run or source | verdict | since step | evidence | recommended checkpoint |", "|---|---|---:|---|---|"]
+        for v in verdicts(self):
+            rec = "" if not v.is_run else "none" if v.recommended is None else \
+                f"step {v.recommended[1]} (`{Path(v.recommended[0]).name}`)"
+            cells = [f"`{Path(v.subject).name or v.subject}`", f"**{v.kind}**", fmt(v.since), v.evidence, rec]
+            rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        return rows
+
+    def _marked_table(self, frame: pd.DataFrame, columns: list[str]) -> str:
+        """A Markdown table of ``columns``, metric values within real-vs-real noise prefixed by the mark."""
+        within = within_floor(self.frame).reindex(frame.index)
+        ints = integer_columns(frame)
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for index, row in frame.iterrows():
+            cells = []
+            for col in columns:
+                text = fmt(row.get(col), col in ints) if col != "flags" else \
+                    ", ".join(f for f in FLAG_NAMES if f in row.index and row[f] is not pd.NA and bool(row[f]))
+                if text and col in within.columns and bool(within.at[index, col]):
+                    text = f"{NOISE_MARK}{text}"
+                cells.append(text.replace("|", "\\|"))
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_markdown(self, plots: tuple[str, ...] = ()) -> str:
+        """The verdicts, the key metrics against the floor, links to ``plots`` (file names), the findings, the table."""
+        parts = ["# gandiag audit", "", self._header(), "", "## Verdict", "", *self._verdict_markdown(), ""]
+        parts += [line for line in self.summary_lines() if line.startswith("real-vs-real floor")]
+        key = [m for m in KEY_METRICS if m in self.frame.columns and self.frame[m].notna().any()]
+        if key and (self.frame["source"] == REAL_VS_REAL).any():
+            picked = key_rows(self, verdicts(self))
+            picked += [(i, "real-vs-real (floor)") for i in self.frame.index[self.frame["source"] == REAL_VS_REAL]]
+            view = self.frame.loc[[i for i, _ in picked]].assign(checkpoint=[name for _, name in picked])
+            parts += ["", "## Metrics against the real-vs-real floor", "",
+                      f"`{NOISE_MARK}` marks a value {NOISE_TEXT} (its interval overlaps the real-vs-real one, or it "
+                      "is no worse than the real-vs-real value): it cannot be told apart from a perfect generator's "
+                      "score at this n.", "", self._marked_table(view, ["checkpoint", *key])]
+        if plots:
+            parts += ["", "## Plots", ""] + [f"![{name.removesuffix('.png')}]({name})" for name in plots]
+        parts += ["", "## Findings", "", self.summary_text()]
         runs = self.runs_frame()
         if len(runs):
             parts += ["", "## Runs", "", markdown_table(runs)]
-        shown = filled_columns(self.frame)
+        shown = table_columns(self.frame)
         parts += ["", "## Scores", "", "(columns with no value left out; `report.csv` has all of them)", "",
-                  markdown_table(self.frame, shown)]
+                  self._marked_table(self.frame, shown)]
         return "\n".join(parts)
 
-    def to_html(self) -> str:
-        """A standalone HTML page: findings, then the table styled with pandas (flags and errors highlighted)."""
-        def highlight(value: Any) -> str:
-            return "background-color: #f8d0cc; font-weight: bold" if value is True else ""
+    def to_html(self, plots: dict[str, bytes] | None = None) -> str:
+        """The standalone page of :mod:`gandiag.auditing.html_page`; ``plots`` (``{name: PNG bytes}``) default
+        to :func:`gandiag.auditing.plots.render_plots` of this report (``{}``: none)."""
+        from .html_page import render_html
+        from .plots import render_plots
 
-        styler = self.frame.style.format(precision=4, na_rep="")
-        flags = [c for c in FLAG_NAMES if c in self.frame.columns]
-        styler = styler.map(highlight, subset=flags) if flags else styler
-        if "error" in self.frame.columns:
-            styler = styler.map(lambda v: "color: #b00020" if v else "", subset=["error"])
-        items = "".join(f"<li>{html.escape(line.strip()).replace('**', '')}</li>" for line in self.summary_lines())
-        runs = self.runs_frame()
-        runs_html = f"<h2>Runs</h2>{runs.to_html(index=False, na_rep='')}" if len(runs) else ""
-        return (f"<!doctype html><html><head><meta charset='utf-8'><title>gandiag audit</title>"
-                f"<style>body{{font-family:sans-serif}} td,th{{padding:2px 6px;font-size:12px}}</style></head><body>"
-                f"<h1>gandiag audit</h1><p>{html.escape(self._header())}</p><h2>Findings</h2><ul>{items}</ul>"
-                f"{runs_html}<h2>Scores</h2>{styler.hide(axis='index').to_html()}</body></html>")
+        return render_html(self, render_plots(self) if plots is None else plots, self._header())
 
     # -- files ---------------------------------------------------------------------------
     def save(self, directory: str | Path, *, plots: bool = True, keep: tuple[str, ...] = ()) -> list[Path]:
@@ -160,9 +203,12 @@ class Report:
         return [target / name for name in names]
 
     def _write(self, out: Path, plots: bool) -> list[Path]:
+        from .plots import render_plots, write_plots
+
+        rendered = render_plots(self) if plots else {}
         written = [save_table(self.frame, out / "report.csv")]
-        written.append(atomic_write_text(out / "report.md", self.to_markdown()))
-        written.append(atomic_write_text(out / "report.html", self.to_html()))
+        written.append(atomic_write_text(out / "report.md", self.to_markdown(tuple(rendered))))
+        written.append(atomic_write_text(out / "report.html", self.to_html(rendered)))
         runs = self.runs_frame()
         if len(runs):
             written.append(save_table(runs, out / "runs.csv"))
@@ -170,10 +216,7 @@ class Report:
             with atomic_path(out / "mode_shares.csv") as tmp:
                 self.mode_shares.to_csv(tmp)
             written.append(out / "mode_shares.csv")
-        if plots:
-            from .plots import write_plots
-
-            written += write_plots(self, out)
+        written += write_plots(self, out, rendered)
         return written
 
     def __repr__(self) -> str:
