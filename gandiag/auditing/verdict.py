@@ -4,7 +4,7 @@
 
 * ``diverged`` - the last checkpoint produced NaN or infinite samples; ``failed`` - it could not be
   loaded or scored (any other error);
-* ``mode collapse``, ``mode dropping``, ``low quality`` - the worst flag (CONTRACT.md section 6) raised
+* ``mode collapse``, ``mode dropping``, ``low quality`` - the worst flag (docs/contract.md section 6) raised
   at the last scored checkpoint of the run (the other raised flags are named in the evidence), except
   that a generator with no high-quality sample at all (``modes_captured`` = 0, ``low_quality``) is
   ``low quality``: every mode is "missing" only because nothing looks like the data;
