@@ -97,7 +97,7 @@ def add_scoring_options(parser: argparse.ArgumentParser, *, sources: bool = True
     if sources:
         parser.add_argument("sources", nargs="+", metavar="SOURCE",
                             help="checkpoints (.pt), programs (.pt2), TorchScript (.pt, with --allow-torchscript), "
-                                 "samples (.npy/.npz), run folders")
+                                 "samples (.npy/.npz), run folders, folders of images")
     parser.add_argument("--reference", required=True, help="ring8, grid25, digits, stacked-digits, or a .npy/.npz/image folder")
     setting(parser, "n", type=int)
     setting(parser, "seed", type=int)
