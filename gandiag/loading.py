@@ -232,7 +232,7 @@ def _jit_load(path: Path, device: str) -> Any:
 
 #: Loads a TorchScript archive in a child process: torch.jit.load runs its __setstate__ holding the GIL.
 _JIT_PROBE = ("import sys, warnings\nimport torch\nprint('ready', flush=True)\nwarnings.simplefilter('ignore')\n"
-              "torch.jit.load(sys.argv[1], map_location='cpu')\n")
+              "torch.jit.load(sys.argv[1], map_location='cpu')\nprint('done', flush=True)\n")
 
 
 def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:

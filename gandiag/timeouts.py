@@ -21,7 +21,9 @@ Python loop over the subgraphs; an ATen operator's own kernel is not interrupted
 when it returns). Native code that never returns to Python (the TorchScript interpreter) runs
 through :func:`interruptible`: on a daemon worker thread, while the main thread waits for it in
 an interruptible ``join``. When the limit passes, the main thread moves on; the worker is
-abandoned (it keeps one core busy until it ends or the process exits).
+abandoned (it keeps one core busy until it ends or the process exits). Native code that holds
+the GIL throughout (``torch.jit.load`` running an archive's ``__setstate__``) cannot be stopped in
+the process at all: :func:`probe_in_child` first runs it in a child process, killed at the limit.
 
 Limits apply only in the main thread of the main interpreter (where Python delivers signals),
 on platforms with ``setitimer`` (not Windows). Elsewhere (a Dask worker, a thread pool, a
@@ -33,7 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -41,7 +47,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from .errors import GandiagInputError, SourceError
 
-__all__ = ["SourceTimeout", "check_timeout", "interruptible", "limits_available", "time_limit"]
+__all__ = ["SourceTimeout", "check_timeout", "interruptible", "limits_available", "probe_in_child", "time_limit"]
 
 T = TypeVar("T")
 TIMEOUT_HINT = "raise the limit with --timeout SECONDS (Python: timeout=; 0 for no limit) if the source is just slow"
@@ -177,3 +183,38 @@ def interruptible(fn: Callable[..., T], *args: Any) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def probe_in_child(code: str, args: list[str], seconds: float | None, source: object, what: str = "loading") -> None:
+    """Run ``code`` (Python that prints ``ready`` once its imports are done, then ``done``) in a child
+    process; raise :class:`SourceTimeout` when ``done`` has not come ``seconds`` after ``ready``.
+
+    For native code that holds the GIL until it ends, where neither an alarm nor
+    :func:`interruptible` reaches it. The child's own failures are not reported here (the caller
+    then runs the code itself and reports them); without a limit nothing runs.
+    """
+    seconds = check_timeout(seconds)
+    if seconds is None:
+        return
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    fd, seen, deadline = proc.stdout.fileno(), b"", None
+    try:
+        while b"done\n" not in seen:
+            if deadline is None and b"ready\n" in seen:  # the child's imports are not timed, nor its exit
+                deadline = time.monotonic() + seconds
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not select.select([fd], [], [], left)[0]):
+                raise SourceTimeout(source, f"{what} did not finish within {seconds:g} s (tried in a child process)",
+                                    hint=TIMEOUT_HINT)
+            chunk = os.read(fd, 4096)
+            if not chunk:  # the child ended without "done": its failure is the caller's to find
+                return
+            seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
