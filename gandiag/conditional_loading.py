@@ -37,7 +37,7 @@ from .references import reference as get_reference
 
 __all__ = ["SOURCE_SEED_OFFSET", "LabelledSampleGenerator", "TranslationGenerator", "as_translation", "check_labels",
            "class_seed",
-           "conditional_program", "labelled_npz", "labelled_reference_pair", "n_classes_of", "sample_labelled"]
+           "conditional_program", "labelled_npz", "translation_checkpoint", "labelled_reference_pair", "n_classes_of", "sample_labelled"]
 
 #: Seed offset of a translation generator's inputs (independent of the target sample drawn with ``seed``).
 SOURCE_SEED_OFFSET = 2_000_003
@@ -206,6 +206,8 @@ def conditional_program(path: Path, program: Any, latent: LatentSpec, device: st
 class TranslationGenerator(Generator):
     """G: X -> Y, a network applied to samples of a source reference (module docstring).
 
+    ``target_reference``: the target distribution where the file says it (``None`` otherwise).
+
     ``fn``: x (batch, *source shape) -> y; ``inverse``: F: Y -> X when known (gives ``cycle_error``);
     ``true_map``: the known correspondence x -> expected G(x) of a toy task, with ``tolerance``
     (gives ``map_accuracy``).
@@ -218,6 +220,7 @@ class TranslationGenerator(Generator):
         self.fn, self.inverse, self.true_map, self.tolerance = fn, inverse, true_map, tolerance
         self.source_reference = None if source_reference is None else get_reference(source_reference)
         self.source, self.step, self.chunk = source, step, int(chunk)
+        self.target_reference: Reference | None = None
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, what: str) -> torch.Tensor:
         out = []
@@ -290,3 +293,50 @@ def as_translation(obj: Any, source: str | Reference | None = None, inverse: Any
     src = source if source is not None else (old.source_reference if old else None)
     return TranslationGenerator(fn, source_reference=src, inverse=inv, true_map=old.true_map if old else None,
                                 tolerance=old.tolerance if old else None, source=name, step=step)
+
+
+def translation_checkpoint(path: Path, ckpt: dict[str, Any], net: torch.nn.Module,
+                           build: Callable[[str, dict[str, Any], dict[str, Any]], torch.nn.Module],
+                           device: str) -> TranslationGenerator:
+    """The translation generator of a gandiag checkpoint with a ``translation`` entry (the cyclegan recipe).
+
+    ``net`` is G (built from ``architecture``/``generator``); ``build(name, kwargs, state)`` builds the
+    inverse F from ``translation.inverse``. The source reference is the entry's ``source`` (a
+    reference name); ``true_map`` (a d x d matrix M: x -> M x) and ``tolerance`` give map_accuracy;
+    ``target`` (mixture centres and std) is kept as :attr:`TranslationGenerator.target_reference`.
+    """
+    from .references import REFERENCE_NAMES, GaussianMixture
+
+    t = ckpt["translation"]
+
+    def bad(field: str, expected: str) -> SourceError:
+        return SourceError(path, f"malformed translation checkpoint: translation.{field} is not {expected}")
+
+    if not isinstance(t, dict):
+        raise bad("", "a dict")
+    source = t.get("source")
+    if source is not None and source not in REFERENCE_NAMES:
+        raise bad("source", f"a reference name ({', '.join(REFERENCE_NAMES)})")
+    inverse = None
+    inv = t.get("inverse")
+    if inv is not None:
+        if not isinstance(inv, dict) or not isinstance(inv.get("architecture"), dict) or "generator" not in inv:
+            raise bad("inverse", "a dict with architecture and generator")
+        arch = inv["architecture"]
+        inverse = build(str(arch.get("name")), dict(arch.get("kwargs", {})), inv["generator"]).eval().to(device)
+    true_map = tolerance = None
+    if t.get("true_map") is not None:
+        try:
+            matrix = torch.as_tensor(np.asarray(t["true_map"], dtype=np.float32))
+            tolerance = float(t["tolerance"])
+        except (TypeError, ValueError, KeyError):
+            raise bad("true_map", "a matrix with a tolerance") from None
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not tolerance > 0:
+            raise bad("true_map", "a square matrix with a positive tolerance")
+        true_map = lambda x: torch.as_tensor(x, dtype=torch.float32) @ matrix.T  # noqa: E731
+    gen = TranslationGenerator(net.eval().to(device), source_reference=source, inverse=inverse, true_map=true_map,
+                               tolerance=tolerance, source=str(path), step=ckpt["step"])
+    target = t.get("target")
+    if isinstance(target, dict) and "centres" in target and "std" in target:
+        gen.target_reference = GaussianMixture(str(target.get("name", "target")), target["centres"], float(target["std"]))
+    return gen

@@ -31,7 +31,7 @@ from ._arrays import check_samples, format_bytes, memory_budget, one_line
 from .checkpoint import read_checkpoint, step_from_name
 from .errors import GandiagInputError, SourceError
 from .program_archive import load_program
-from .conditional_loading import conditional_program, labelled_npz
+from .conditional_loading import conditional_program, labelled_npz, translation_checkpoint
 from .generators import (
     CHUNK,
     Generator,
@@ -192,6 +192,9 @@ def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, dev
             "or call gandiag.register_architecture(name, factory)",
         )
     net = _build_network(path, name, factory, kwargs, ckpt["generator"])
+    if "translation" in ckpt:  # G: X -> Y with its inverse F (the cyclegan recipe)
+        return translation_checkpoint(path, ckpt, net, lambda n, k, s: _build_network(
+            path, n, resolve_architecture(n), k, s), device)
     net.eval().to(device)
     spec = ckpt["latent"]
     n_classes = getattr(net, "n_classes", 0)

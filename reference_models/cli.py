@@ -30,9 +30,10 @@ def _parse_set(items: list[str]) -> dict[str, str]:
 def _recipe_table() -> str:
     from .recipes import RECIPES
 
-    rows = [f"{'recipe':<22} {'steps':>6} {'k':>2} {'optimizer':<8} {'lr':>7} {'arch':<7} batch"]
+    w = max(22, *(len(name) for name in RECIPES))
+    rows = [f"{'recipe':<{w}} {'steps':>6} {'k':>2} {'optimizer':<8} {'lr':>7} {'arch':<7} batch"]
     for name, cfg in RECIPES.items():
-        rows.append(f"{name:<22} {cfg['steps']:>6} {cfg['n_critic']:>2} {cfg['optimizer']:<8} {cfg['lr_d']:>7g} "
+        rows.append(f"{name:<{w}} {cfg['steps']:>6} {cfg['n_critic']:>2} {cfg['optimizer']:<8} {cfg['lr_d']:>7g} "
                     f"{cfg['arch']:<7} {cfg['batch_size']}")
     return "\n".join(rows)
 
@@ -40,7 +41,8 @@ def _recipe_table() -> str:
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a reference model (recipes: gandiag train --list)",
                        description="Train a reference GAN; writes step-*.pt checkpoints and train_log.csv into --out.")
-    p.add_argument("recipe", nargs="?", help="{gan,nsgan,wgan,wgangp}-{ring8,grid25,digits,stacked-digits}")
+    p.add_argument("recipe", nargs="?", help="{gan,nsgan,wgan,wgangp}-{ring8,grid25,digits,stacked-digits}, "
+                   "{loss}-{ring8,grid25,digits}-conditional, cyclegan-ring8")
     p.add_argument("--list", action="store_true", help="print the recipes and their defaults, then exit")
     p.add_argument("--out", help="run folder for checkpoints and train_log.csv")
     p.add_argument("--steps", type=int, help="generator steps (default: the recipe's)")
@@ -73,6 +75,8 @@ def run_train(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     cfg = make_config(args.recipe, overrides)
+    if cfg.recipe.startswith("cyclegan"):  # two generators and a cycle loss: its own loop
+        from .cyclegan import train_cyclegan as train
     written = train(cfg, args.out, resume=args.resume, progress=not args.quiet, threads=_threads(args))
     last = checkpoints(Path(args.out))[-1]
     print(f"{args.recipe}: wrote {len(written)} checkpoints to {args.out} (last: {last.name}, step {cfg.steps})")

@@ -19,6 +19,8 @@ from typing import Any
 from gandiag import GandiagInputError
 from gandiag.references import REFERENCE_NAMES
 
+from .conditional import conditional_recipes
+from .cyclegan import CYCLEGAN_RECIPES
 from .losses import LOSSES
 
 VECTOR_REFERENCES = ("ring8", "grid25")
@@ -98,6 +100,9 @@ def _defaults(loss: str, reference: str) -> dict[str, Any]:
 RECIPES: dict[str, dict[str, Any]] = {
     f"{loss}-{ref}": _defaults(loss, ref) for ref in REFERENCE_NAMES for loss in LOSSES
 }
+# Conditional generators (issue 13): class-conditional twins, and the cyclegan translation recipe.
+RECIPES.update(conditional_recipes(_defaults, LOSSES))
+RECIPES.update(CYCLEGAN_RECIPES)
 
 
 def _coerce(key: str, value: str, current: Any) -> Any:
