@@ -101,14 +101,16 @@ class LiveAudit:
     stop: Alert | None = None
     _streaks: dict[str, list[int | None]] = field(default_factory=dict)
     _hopping: bool = False
+    _latest: Report | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.confirm, bool) or not isinstance(self.confirm, int) or self.confirm < 1:
             raise GandiagInputError(f"--confirm: need an integer >= 1, got {self.confirm!r}")
 
     # -- rows ------------------------------------------------------------------------------
-    def add(self, result: ScoreResult) -> list[Alert]:
-        """Add a scored checkpoint (in step order), rewrite the report, return the new alerts."""
+    def add(self, result: ScoreResult, *, save: bool = True) -> list[Alert]:
+        """Add a scored checkpoint (in step order), return the new alerts; rewrite the report in
+        ``out`` unless ``save=False`` (then :meth:`save` writes it, e.g. once per batch)."""
         self.rows.append(_scored(result, self.run))
         new = self._flag_alerts(result) + self._stop_alerts(result)
         report = self.report()
@@ -120,9 +122,19 @@ class LiveAudit:
                              f"mode hopping: the dominant mode changed {len(findings.hops)} time(s) "
                              f"({'; '.join(str(h) for h in findings.hops[:3])})"))
         self.alerts += new
-        if self.out is not None:
-            report.save(self.out, plots=self.plots, keep=self.keep)
+        self._latest = report
+        if save:
+            self.save()
         return new
+
+    def save(self) -> None:
+        """Write the report of the rows so far into ``out`` (nothing when ``out`` is None)."""
+        if self.out is not None and (self.rows or self.floor is not None):
+            report = self._latest if self._latest is not None and len(self._latest.frame) == self._size() else self.report()
+            report.save(self.out, plots=self.plots, keep=self.keep)
+
+    def _size(self) -> int:
+        return len(self.rows) + (self.floor is not None)
 
     def _confirmed(self, name: str, active: bool, step: int | None) -> int | None:
         """Track a condition's run of consecutive checkpoints; the onset step when it reaches ``confirm``."""

@@ -33,6 +33,7 @@ from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..schema import FLAG_NAMES, REAL_VS_REAL
 from ..tables import markdown_table, save_table
+from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
 from .plots import PLOT_FILES
@@ -56,7 +57,9 @@ def _label(row: pd.Series) -> str:
 
 
 #: Every file a report folder may hold: an existing folder of only these is replaced by a save.
-REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", *PLOT_FILES})
+#: The result store (:mod:`gandiag.auditing.store`) lives in the folder too and moves with it on a save.
+REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", *PLOT_FILES,
+                          *STORE_FILES})
 
 
 @dataclass
@@ -198,7 +201,7 @@ class Report:
         one holding other files is an input error, never emptied.
         """
         target = Path(directory)
-        with atomic_folder(target, replaceable=REPORT_FILES, keep=frozenset(keep)) as tmp:
+        with atomic_folder(target, replaceable=REPORT_FILES, keep=frozenset(keep) | STORE_FILES) as tmp:
             names = [p.name for p in self._write(tmp, plots)]
         return [target / name for name in names]
 

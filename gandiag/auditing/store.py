@@ -76,6 +76,16 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, default=_plain, allow_nan=True)
 
 
+def _reason(exc: sqlite3.Error) -> str:
+    """SQLite's error in the words of the file system when it is one (a full or read-only disk)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return f"No space left on device: {exc}"
+    if name.startswith("SQLITE_READONLY"):
+        return f"Read-only file system or file: {exc}"
+    return str(exc)
+
+
 def settings_key(scorer: Any, **loading: Any) -> str:
     """SHA-256 of everything besides the source that determines a row scored by ``scorer``.
 
@@ -191,10 +201,13 @@ class ResultStore:
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             elif found[0] != FORMAT:
-                raise sqlite3.DatabaseError(f"format {found[0]!r}, this gandiag reads {FORMAT!r}")
+                raise GandiagInputError(f"result store {self.path}: format {found[0]!r}, this gandiag reads {FORMAT!r}; "
+                                        "run with --fresh to start a new one")
         except sqlite3.Error as exc:
-            raise GandiagInputError(f"result store {self.path}: not a gandiag result store ({exc}); remove it, "
-                                    "or run with --fresh to start a new one") from None
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_ERROR"):
+                raise GandiagInputError(f"result store {self.path}: not a gandiag result store ({exc}); remove it, "
+                                        "or run with --fresh to start a new one") from None
+            raise GandiagInputError(f"result store {self.path}: cannot open ({_reason(exc)})") from None
 
     # -- keys --------------------------------------------------------------------------------
     def key(self, source: str, run: str, step: int | None, digest: str | None) -> str:
@@ -230,7 +243,8 @@ class ResultStore:
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            raise GandiagInputError(f"result store {self.path}: cannot write ({exc})") from None
+            raise GandiagInputError(f"result store {self.path}: cannot write ({_reason(exc)}); the rows stored "
+                                    "before are intact") from None
         self.stored += 1
 
     def __len__(self) -> int:

@@ -88,6 +88,13 @@ class _Lister:
         return _signature(path) != sig
 
 
+def dirty(live: LiveAudit) -> bool:
+    """Whether rows were added since the report was last written."""
+    written = getattr(live, "_written", 0)
+    live._written = len(live.rows)
+    return len(live.rows) != written
+
+
 def watch(
     run_dir: str | Path,
     reference: str,
@@ -183,12 +190,16 @@ def watch(
                     continue
                 lister.take(path)
                 echo(summary_line(result))
-                for alert in live.add(result):
+                for alert in live.add(result, save=False):
                     echo(alert.line())
                 if live.stop is not None:
+                    live.save()
                     return WatchOutcome("stop-rule", len(live.rows), tuple(live.alerts), live.stop)
                 if until_step is not None and step is not None and step >= until_step:
+                    live.save()
                     return WatchOutcome("until-step", len(live.rows), tuple(live.alerts))
+            if live.rows and dirty(live):
+                live.save()  # once per look at the folder, after the checkpoints it found
             polls += 1
             if max_polls is not None and polls >= max_polls:
                 return WatchOutcome("polls", len(live.rows), tuple(live.alerts))
