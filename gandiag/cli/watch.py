@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until-step", type=int, default=None, metavar="N", help="stop after a checkpoint of step N or later")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--fresh", action="store_true", help="ignore rows kept in OUT/scores.sqlite: score everything again")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache (reference side)")
     p.set_defaults(func=run)
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                     plots=not args.no_plots,
                     echo=lambda line: print(line, flush=True), n=args.n, seed=args.seed, metrics=args.metrics,
                     resamples=resamples(args), thresholds=thresholds(args.threshold),
-                    inception_weights=args.inception_weights, **latent_kwargs(args))
+                    inception_weights=args.inception_weights, feature_cache=not args.no_cache, **latent_kwargs(args))
     print(f"watched {outcome.scored} checkpoints of {args.run_dir} ({outcome.reason}); report in {args.out}/",
           file=sys.stderr)
     return 1 if outcome.stop is not None else 0
