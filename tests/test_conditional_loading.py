@@ -3,8 +3,9 @@ labelled .npz files; bad input is a one-line error (exit 2 on the command line).
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import contextlib
+import io
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from conditional_helpers import ToyConditional
 
 import gandiag
+from gandiag.cli import main
 from gandiag.conditional_loading import LabelledSampleGenerator, sample_labelled
 from gandiag.errors import GandiagInputError, SourceError
 
@@ -30,9 +32,12 @@ class FloatLabels(torch.nn.Module):
         return z[:, :2] + y[:, None]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    code = "import sys; from gandiag.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args, "--quiet"], capture_output=True, text=True, timeout=300)
+def _cli(*args: str) -> SimpleNamespace:
+    """``gandiag ARGS --quiet`` in this process: its exit status and what it wrote to stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main([*args, "--quiet"])
+    return SimpleNamespace(returncode=status, stderr=err.getvalue())
 
 
 @pytest.fixture(scope="module")

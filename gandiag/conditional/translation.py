@@ -9,7 +9,7 @@
   C orthogonal (a rotation), and defined as 0 when either variable is constant. Its permutation
   test (Szekely et al., section 4) recomputes dCov^2 with the outputs permuted: p = (1 + #{b :
   dCov_b >= dCov_obs}) / (B + 1); the B permuted distance matrices are gathered in blocks
-  (no Python loop over permutations). O(n^2) memory: at most ``max_points`` (1,000) seeded pairs.
+  (no Python loop over permutations). O(n^2) memory: at most ``max_points`` (500) seeded pairs.
 * ``output_diversity`` = E||G(x) - G(x')|| / E||y - y'||: the mean distance between the outputs of
   two independent inputs over that of two independent target samples (pairs: first half against
   second half). About 1 for a map onto the target distribution; 0 for a constant map G(x) = c.
@@ -74,7 +74,7 @@ def distance_correlation(x: Any, y: Any) -> float:
     return float(np.sqrt(max(float((A * B).mean()), 0.0) / np.sqrt(vx * vy)))
 
 
-def input_dependence(x: Any, y: Any, *, n_permutations: int = 199, max_points: int = 1000,
+def input_dependence(x: Any, y: Any, *, n_permutations: int = 199, max_points: int = 500,
                      seed: int = 0) -> tuple[float, float]:
     """``(dCor(x, G(x)), permutation p-value)`` on at most ``max_points`` seeded pairs.
 
