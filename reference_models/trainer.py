@@ -6,6 +6,14 @@ initialisation) and ``train_log.csv``. Every random draw comes from one of three
 into every checkpoint with the optimiser states, so ``--resume`` continues the exact
 computation an uninterrupted run would have done.
 
+Safety (README, "Safety and failure behaviour"): a trainer holds the run folder's lock
+(:func:`gandiag.atomic.folder_lock`) for its whole run, so a second trainer on the same ``--out``
+fails at once naming the holder; temporary files a killed trainer left (``.step-*.tmp``) are
+removed when the next one starts; ``--resume`` refuses a folder whose checkpoints come from
+different configurations (seeds, recipes); and ``train_log.csv`` is written *before* each
+checkpoint is renamed into place (rows beyond the last checkpoint are dropped on resume), so
+after a kill at any moment the resumed log holds exactly one row per logged step.
+
 Threads: training runs on :func:`training_threads` torch intra-op threads (``threads=``,
 ``--threads``, ``$GANDIAG_THREADS``, else :data:`DEFAULT_THREADS`: one, the fastest for these small
 nets, idle or on a shared machine). A run is bit-reproducible for a fixed thread count; a
@@ -31,7 +39,7 @@ from tqdm.auto import tqdm
 import gandiag
 from gandiag import GandiagInputError
 from gandiag._arrays import format_bytes, memory_budget
-from gandiag.atomic import atomic_path, output_folder
+from gandiag.atomic import atomic_path, folder_lock, output_folder
 from gandiag.checkpoint import FORMAT_VERSION, checkpoint_name, read_checkpoint, step_from_name, write_checkpoint
 from gandiag.generators import LatentSpec, check_device
 from gandiag.loading import NetworkTooLarge, meta_network
@@ -179,6 +187,33 @@ def _config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[
     return [f"{k}: checkpoint {saved.get(k)!r}, command {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
+def _saved_config(path: Path) -> dict[str, Any]:
+    """The ``config`` stored in checkpoint ``path`` (memory-mapped: the weights are not read)."""
+    try:
+        config = torch.load(path, weights_only=True, mmap=True).get("config", {})
+    except Exception as exc:
+        raise GandiagInputError(f"{path}: cannot be read ({type(exc).__name__}); --resume needs every checkpoint "
+                                "of the run intact") from None
+    return config if isinstance(config, dict) else {}
+
+
+def check_one_run(paths: list[Path]) -> None:
+    """Refuse checkpoints of one folder that come from different runs (seed, recipe or settings differ).
+
+    Such a folder is what two trainers writing into one ``--out`` leave (the lock now prevents it);
+    resuming it would continue a hybrid without a word.
+    """
+    last = _saved_config(paths[-1])
+    for path in paths[:-1]:
+        saved = _saved_config(path)
+        keys = sorted((set(saved) | set(last)) - set(RESUMABLE_KEYS))
+        diffs = [f"{k} {saved.get(k)!r} vs {last.get(k)!r}" for k in keys if saved.get(k) != last.get(k)]
+        if diffs:
+            raise GandiagInputError(f"--out {path.parent}: its checkpoints come from different runs ({path.name} and "
+                                    f"{paths[-1].name} differ: {'; '.join(diffs[:3])}); --resume would continue a "
+                                    "hybrid: train into a new folder, or remove the checkpoints of the other run")
+
+
 def _restore(cfg: TrainConfig, arch: dict[str, Any], path: Path) -> _State:
     ckpt = read_checkpoint(path)
     diffs = _config_differences(ckpt.get("config", {}), cfg.to_dict())
@@ -279,18 +314,34 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: 
         return _train(cfg, out, resume=resume, progress=progress)
 
 
+def _remove_stale_temporary_files(out: Path) -> None:
+    """Remove what a killed trainer left half-written in ``out`` (we hold the folder's lock)."""
+    for tmp in [*out.glob(".step-*.tmp"), *out.glob(".train_log.csv.*.tmp")]:
+        tmp.unlink(missing_ok=True)
+
+
 def _train(cfg: TrainConfig, out: str | Path, *, resume: bool, progress: bool) -> list[Path]:
     cfg.validate()
     out = output_folder(out)
     ref = get_reference(cfg.reference)
     arch = architecture(cfg, ref)
     check_settings(cfg, arch)
+    with folder_lock(out):  # one trainer per run folder: a second one fails here, naming the holder
+        if out.exists():
+            _remove_stale_temporary_files(out)
+        return _train_locked(cfg, out, ref, arch, resume=resume, progress=progress)
+
+
+def _train_locked(cfg: TrainConfig, out: Path, ref: Reference, arch: dict[str, Any], *, resume: bool,
+                  progress: bool) -> list[Path]:
     existing = checkpoints(out) if out.exists() else []
     if existing and not resume:
         raise GandiagInputError(f"--out {out}: already holds {len(existing)} checkpoints; "
                                 "pass --resume to continue that run, or choose a new folder")
     if resume and not existing:
         raise GandiagInputError(f"--out {out}: --resume found no step-*.pt checkpoint to continue from")
+    if existing:
+        check_one_run(existing)
     out.mkdir(parents=True, exist_ok=True)
     st = _restore(cfg, arch, existing[-1]) if existing else _init_state(cfg, arch)
     log = _Log(out / "train_log.csv", st.step if existing else None)
@@ -298,8 +349,8 @@ def _train(cfg: TrainConfig, out: str | Path, *, resume: bool, progress: bool) -
 
     def save() -> None:
         path = out / checkpoint_name(st.step)
+        log.flush()  # first: a kill after the rename below finds this checkpoint's rows already logged
         write_checkpoint(path, _payload(cfg, arch, st))
-        log.flush()
         written.append(path)
 
     if not existing:
