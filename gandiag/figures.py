@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .errors import GandiagInputError
 from .metrics.registry import get_spec
@@ -60,11 +61,16 @@ def set_value_scale(ax: Axes, values: Sequence[float]) -> str:
     pos = v[v > 0]
     if len(pos) < 2 or (v < 0).any() or pos.max() <= LOG_SPAN * pos.min():
         return "linear"
-    if (v == 0).any():
+    scale = "symlog" if (v == 0).any() else "log"
+    if scale == "symlog":
         ax.set_yscale("symlog", linthresh=float(pos.min()))
-        return "symlog"
-    ax.set_yscale("log")
-    return "log"
+    else:
+        ax.set_yscale("log")
+        if pos.max() < 100 * pos.min():  # two decades or less: label 1, 2, 5 of each decade
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))  # 0.001, not 10^-3 or 3x10^0
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    return scale
 
 
 def floor_band(metric: str, floor: pd.Series | None) -> tuple[float, float] | None:
@@ -142,6 +148,8 @@ def plot_metric_axes(frame: pd.DataFrame, metric: str, ax: Axes, *, colors: dict
         floor_value = float(floor_row[metric])
         seen.append(floor_value)
     set_value_scale(ax, seen)
+    if floor_value is not None:  # the floor is always in view: where the data sit against it is the point
+        ax.update_datalim([(ax.dataLim.x0 if np.isfinite(ax.dataLim.x0) else 0.0, floor_value)])
     ax.autoscale_view()
     _shade(ax, floor_band(metric, floor_row), floor_value)
     if metric in ("js", "js_density"):

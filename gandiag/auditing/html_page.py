@@ -61,13 +61,17 @@ h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bo
 .floornote{font-size:13px;color:#4a5560;margin:8px 0 0}
 table{border-collapse:collapse;background:#fff;font-size:12.5px}
 th,td{padding:3px 7px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}
-th{background:#eef1f4;font-weight:600;white-space:nowrap}
+th{background:#eef1f4;font-weight:600}
+.scores th{white-space:nowrap}table.key th{font-size:12px;vertical-align:bottom}
+.keywrap{overflow-x:auto}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.noise{color:#9aa3ab;background:#f3f4f5}
 td.src{white-space:nowrap;max-width:260px;overflow:hidden;text-overflow:ellipsis}
 td.text{min-width:220px;max-width:420px;font-size:12px}td.err{color:#b00020;max-width:420px;font-size:12px}
 tr.floor td{font-style:italic;background:#fafbfc}
-.ci{color:#6b7580;font-size:11px}
+tr.sub td{font-size:11.5px;color:#4a5560;border-bottom:1px solid #d5dae0;padding-top:0;white-space:normal}
+.scores tr:has(+ tr.sub) td{border-bottom:none}
+.ci{color:#6b7580;font-size:11px}td.flags{white-space:nowrap}
 .badge{display:inline-block;border-radius:9px;padding:0 7px;margin:1px 2px;font-size:11px;font-weight:600;
  color:#fff;white-space:nowrap}
 .badge.mode_collapse{background:#c62828}.badge.mode_dropping{background:#e65100}.badge.low_quality{background:#a07000}
@@ -117,7 +121,8 @@ def _card(report: "Report", v: Verdict) -> str:
                          f"<span title='{html.escape(v.recommended[0], quote=True)}'>"
                          f"({html.escape(Path(v.recommended[0]).name)})</span></div>")
         else:
-            parts.append("<div class='rec'>No recommended checkpoint.</div>")
+            best = "" if v.best is None else f" The best {html.escape(v.metric)} is at {_step_name(report, v.best)}."
+            parts.append(f"<div class='rec'>No recommended checkpoint: every checkpoint raises a flag.{best}</div>")
         if v.rule:
             parts.append(f"<details><summary>how it was chosen</summary>{html.escape(v.rule)}</details>")
     if v.notes:
@@ -185,7 +190,7 @@ def render_html(report: "Report", plots: dict[str, bytes] | None = None, header:
             f"<title>gandiag audit</title><style>{CSS}</style></head><body><main>"
             f"<h1>gandiag audit</h1><p class='setup'>{html.escape(header)}</p>"
             f"<div class='cards'>{cards}</div>{_floor_note(report)}"
-            f"<h2>Metrics against the real-vs-real floor</h2>{legend}{key}"
+            f"<h2>Metrics against the real-vs-real floor</h2>{legend}<div class='keywrap'>{key}</div>"
             f"{_figures(plots or {})}"
             f"<h2>Findings</h2>{_findings_list(report)}{_runs_table(report)}"
             f"<h2>All scores</h2><p class='legend'>Columns with no value left out; <code>report.csv</code> has all "

@@ -5,7 +5,8 @@ Cells: integers as integers (a column whose values are all whole numbers, e.g. `
 raised flags as badges, a metric value within real-vs-real noise
 (:func:`gandiag.auditing.verdict.within_floor`) greyed with the mark :data:`NOISE_MARK` and the
 tooltip :data:`NOISE_TEXT`. Only columns with a value are shown; ``n`` and ``seed`` too when they
-are the same on every row (the page's header states them).
+are the same on every row (the page's header states them). In the HTML table a row's evidence,
+error and notes go on a second line under it, so that rows stay one line tall.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..figures import axis_label, label
 from ..metrics.registry import metric_names
 from ..schema import FLAG_NAMES, REAL_VS_REAL, interval_columns, metric_of_interval
 
-__all__ = ["NOISE_MARK", "NOISE_TEXT", "KEY_METRICS", "fmt", "integer_columns", "metrics_table", "scores_table",
+__all__ = ["NOISE_MARK", "NOISE_TEXT", "KEY_METRICS", "common_notes", "fmt", "integer_columns", "metrics_table", "scores_table",
            "short_source", "table_columns"]
 
 NOISE_MARK = "≈"
@@ -75,18 +76,29 @@ def _has_value(column: pd.Series) -> bool:
     return bool(column.map(lambda v: not _missing(v)).any())
 
 
-def table_columns(frame: pd.DataFrame) -> list[str]:
+def common_notes(frame: pd.DataFrame) -> str:
+    """The ``notes`` text when every row has the same one (said once above the table), else ``""``."""
+    if "notes" not in frame.columns:
+        return ""
+    notes = frame["notes"].fillna("").astype(str).unique()
+    return str(notes[0]) if len(notes) == 1 else ""
+
+
+def table_columns(frame: pd.DataFrame, *, text: bool = True) -> list[str]:
     """The columns the full table shows: those with a value, intervals folded into their metric, the three
-    flags as one ``flags`` column, ``n``/``seed``/``run`` left out when constant or implied."""
+    flags as one ``flags`` column, ``n``/``seed``/``run`` left out when constant or implied, ``notes`` when the
+    same on every row (:func:`common_notes`); ``text=False`` leaves out :data:`TEXT_COLUMNS`."""
     cols = []
     for col in frame.columns:
         if metric_of_interval(col) is not None or col in FLAG_NAMES or col == "run" or not _has_value(frame[col]):
             continue
+        if col in TEXT_COLUMNS and (not text or (col == "notes" and common_notes(frame))):
+            continue
         if col in ("n", "seed") and frame[col].nunique(dropna=True) <= 1:
             continue
         cols.append(col)
-    if any(f in frame.columns for f in FLAG_NAMES):
-        at = cols.index("evidence") if "evidence" in cols else len(cols)
+    if any(f in frame.columns for f in FLAG_NAMES):  # right after source and step: the first thing read
+        at = max((cols.index(c) + 1 for c in ("source", "step") if c in cols), default=0)
         cols.insert(at, "flags")
     return cols
 
@@ -111,6 +123,16 @@ def _header(col: str) -> str:
     return f"<th title='{title}'>{html.escape(label(col) if col in metric_names() else col.replace('_', ' '))}</th>"
 
 
+def _text_row(row: pd.Series, frame: pd.DataFrame, width: int) -> str:
+    """A second line under a row: its evidence, error and own notes across the table (rows stay one line tall)."""
+    parts = []
+    for col in TEXT_COLUMNS:
+        if col in row.index and not _missing(row[col]) and not (col == "notes" and common_notes(frame)):
+            css = " class='err'" if col == "error" else ""
+            parts.append(f"<span{css}><b>{col}</b>: {html.escape(str(row[col]))}</span>")
+    return f"<tr class='sub'><td colspan='{width}'>{' &middot; '.join(parts)}</td></tr>" if parts else ""
+
+
 def _row_html(row: pd.Series, cols: Sequence[str], ints: set[str], noise: pd.Series | None) -> str:
     cells = []
     metrics = set(metric_names())
@@ -119,7 +141,7 @@ def _row_html(row: pd.Series, cols: Sequence[str], ints: set[str], noise: pd.Ser
             src = str(row["source"])
             cells.append(f"<td class='src' title='{html.escape(src, quote=True)}'>{html.escape(short_source(src))}</td>")
         elif col == "flags":
-            cells.append(f"<td>{_badges(row)}</td>")
+            cells.append(f"<td class='flags'>{_badges(row)}</td>")
         elif col in metrics:
             mark = bool(noise[col]) if noise is not None and col in noise.index else False
             cells.append(_metric_cell(row, col, col in ints, mark))
@@ -134,12 +156,14 @@ def _row_html(row: pd.Series, cols: Sequence[str], ints: set[str], noise: pd.Ser
 
 def scores_table(frame: pd.DataFrame, within: pd.DataFrame) -> str:
     """The full table: every row, :func:`table_columns`, a sticky header, noise greyed."""
-    cols = table_columns(frame)
+    cols = table_columns(frame, text=False)
     ints = integer_columns(frame)
     head = "".join(_header(c) for c in cols)
     body = "".join(_row_html(row, cols, ints, within.loc[i] if i in within.index else None)
-                   for i, row in frame.iterrows())
-    return (f"<div class='scroll'><table class='scores'><thead><tr>{head}</tr></thead>"
+                   + _text_row(row, frame, len(cols)) for i, row in frame.iterrows())
+    common = common_notes(frame)
+    note = f"<p class='legend'>Notes on every row: {html.escape(common)}.</p>" if common else ""
+    return (f"{note}<div class='scroll'><table class='scores'><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table></div>")
 
 

@@ -146,18 +146,18 @@ def _scatter(ax: Any, x: np.ndarray, ref: Any, title: str) -> None:
     else:
         ax.scatter(x[:, 0], x[:, 1], s=3, c="tab:blue", alpha=0.5, lw=0)
     ax.set_title(title, fontsize=9)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("x1 (data units)", fontsize=8)
     ax.set_ylabel("x2 (data units)", fontsize=8)
     ax.tick_params(labelsize=7)
 
 
-def _limits(arrays: list[np.ndarray]) -> tuple[float, float, float, float]:
-    """Shared axis limits: the 0.5-99.5 percentiles of all samples, with a margin."""
-    pts = np.concatenate([np.asarray(a, dtype=float) for a in arrays])
-    lo, hi = np.percentile(pts, [0.5, 99.5], axis=0)
-    pad = 0.08 * (hi - lo).max() + 1e-9
-    return lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
+def _limits(x: np.ndarray, real: np.ndarray) -> tuple[float, float, float, float]:
+    """Square axis limits holding the whole real sample and the 0.5-99.5 percentiles of ``x``, with a margin."""
+    lo = np.minimum(real.min(0), np.percentile(x, 0.5, axis=0))
+    hi = np.maximum(real.max(0), np.percentile(x, 99.5, axis=0))
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * 1.12 + 1e-9
+    return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
 
 
 def samples_figure(report: "Report") -> Figure | None:
@@ -173,9 +173,9 @@ def samples_figure(report: "Report") -> Figure | None:
     panels = [(real, "real (reference sample)")] + [(report.samples[s], t) for s, t in shown]
     fig, axes = _grid(len(panels), 4, 3.4 if two_d else 2.6, 3.4 if two_d else 2.8)
     if two_d:
-        x0, x1, y0, y1 = _limits([p for p, _ in panels])
         for ax, (x, title) in zip(axes, panels):
             _scatter(ax, x, ref, title)
+            x0, x1, y0, y1 = _limits(np.asarray(x, dtype=float), np.asarray(real, dtype=float))
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
         legend = [Line2D([], [], ls="", marker="o", color=_mode_colors(max(ref.n_modes, 1))(0), label="sample in a mode "
@@ -215,7 +215,7 @@ def shares_figure(report: "Report") -> Figure | None:
     for i, (ax, run, (part, data)) in enumerate(zip(axes, runs, ratios)):
         steps = part["step"].tolist()
         image = ax.imshow(data.T, aspect="auto", origin="lower", cmap="RdBu_r", norm=norm, interpolation="nearest")
-        ticks = np.linspace(0, len(steps) - 1, min(len(steps), 6)).round().astype(int)
+        ticks = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 12)).round().astype(int))
         ax.set_xticks(ticks, [str(steps[t]) for t in ticks], fontsize=7)
         if data.shape[1] <= 25:
             ax.set_yticks(range(data.shape[1]), [str(k) for k in range(data.shape[1])], fontsize=7)

@@ -138,8 +138,9 @@ class Report:
     def _verdict_markdown(self) -> list[str]:
         rows = ["| run or source | verdict | since step | evidence | recommended checkpoint |", "|---|---|---:|---|---|"]
         for v in verdicts(self):
-            rec = "" if not v.is_run else "none" if v.recommended is None else \
-                f"step {v.recommended[1]} (`{Path(v.recommended[0]).name}`)"
+            best = f"; best {v.metric}: step {v.best[1]}" if v.best is not None else ""
+            rec = "" if not v.is_run else f"none (every checkpoint raises a flag{best})" if v.recommended is None \
+                else f"step {v.recommended[1]} (`{Path(v.recommended[0]).name}`)"
             cells = [f"`{Path(v.subject).name or v.subject}`", f"**{v.kind}**", fmt(v.since), v.evidence, rec]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return rows

@@ -6,8 +6,8 @@
   loaded or scored (any other error);
 * ``mode collapse``, ``mode dropping``, ``low quality`` - the worst flag (docs/contract.md section 6) raised
   at the last scored checkpoint of the run (the other raised flags are named in the evidence), except
-  that a generator with no high-quality sample at all (``modes_captured`` = 0, ``low_quality``) is
-  ``low quality``: every mode is "missing" only because nothing looks like the data;
+  that for a generator with no high-quality sample at all (``modes_captured`` = 0) ``low quality``
+  comes before ``mode dropping``: every mode is "missing" only because nothing looks like the data;
 * ``healthy`` - no flag at the last checkpoint.
 
 A run's verdict is its state at the end of training; ``since`` is the step from which that state
@@ -67,6 +67,8 @@ class Verdict:
     last_step: Any = None
     recommended: tuple[str, Any] | None = None
     rule: str = ""
+    best: tuple[str, Any] | None = None
+    metric: str = ""
     notes: tuple[str, ...] = ()
 
     @property
@@ -134,8 +136,10 @@ def _flag_verdict(row: pd.Series, floor: pd.Series | None) -> tuple[str, str]:
     raised = [f for f in FLAG_VERDICT if _raised(row, f)]
     if not raised:
         return "healthy", _healthy_evidence(row, floor)
-    if "low_quality" in raised and row.get("modes_captured") == 0:  # no high-quality sample: coverage is moot
-        raised = ["low_quality"] + [f for f in raised if f != "low_quality"]
+    if {"low_quality", "mode_dropping"} <= set(raised) and row.get("modes_captured") == 0:
+        # no high-quality sample at all: every mode is "missing" only because nothing looks like the data
+        raised.remove("mode_dropping")
+        raised.append("mode_dropping")
     worst = raised[0]
     others = [FLAG_VERDICT[f] for f in raised[1:]]
     return FLAG_VERDICT[worst], _clause(row, worst) + (f" (also {' and '.join(others)})" if others else "")
@@ -156,7 +160,7 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
     common = dict(subject=run, is_run=True, checkpoints=len(rows), last_step=_int(last["step"]), notes=notes)
     scored = rows[~errors]
     best = _best(frame, run) if len(scored) else None
-    rec = dict(recommended=best.recommended, rule=best.rule) if best is not None else {}
+    rec = dict(recommended=best.recommended, rule=best.rule, best=best.best, metric=best.metric) if best else {}
     if errors[-1]:
         kind = _error_verdict(str(last["error"]))
         since = _final_stretch(rows, errors)
