@@ -4,6 +4,7 @@ labelled .npz files; bad input is a one-line error (exit 2 on the command line).
 from __future__ import annotations
 
 import contextlib
+import math
 import io
 from types import SimpleNamespace
 
@@ -123,3 +124,34 @@ def test_the_command_line_scores_a_conditional_program(program, tmp_path):
     frame = pd.read_csv(out)
     row = frame[frame["source"] == str(program)].iloc[0]
     assert row["label_accuracy"] == 1.0 and not row["condition_ignored"]
+
+
+class Rotate(torch.nn.Module):
+    def __init__(self, angle: float) -> None:
+        super().__init__()
+        c, s = math.cos(angle), math.sin(angle)
+        self.register_buffer("m", torch.tensor([[c, -s], [s, c]]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.m.T
+
+
+def test_the_command_line_scores_a_translation_program(tmp_path):
+    batch = torch.export.Dim("batch")
+    for name, angle in (("g.pt2", math.pi / 16), ("f.pt2", -math.pi / 16)):
+        program = torch.export.export(Rotate(angle), (torch.randn(4, 2),), dynamic_shapes={"x": {0: batch}})
+        torch.export.save(program, str(tmp_path / name))
+    target = gandiag.reference("ring8").sample(2000, seed=9) @ Rotate(math.pi / 16).m.T
+    np.save(tmp_path / "target.npy", target.numpy())
+    out = tmp_path / "row.csv"
+    done = _cli("score", str(tmp_path / "g.pt2"), "--reference", str(tmp_path / "target.npy"), "--n", "400",
+                "--metrics", "modes", "--source", "ring8", "--inverse", str(tmp_path / "f.pt2"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    import pandas as pd
+
+    row = pd.read_csv(out).iloc[0]
+    assert row["input_dependence"] == pytest.approx(1.0, abs=1e-6) and row["cycle_error"] < 1e-5
+    assert not row["condition_ignored"] and abs(row["output_diversity"] - 1) < 0.15
+    done = _cli("score", str(tmp_path / "g.pt2"), "--reference", str(tmp_path / "target.npy"), "--n", "400",
+                "--inverse", str(tmp_path / "f.pt2"))
+    assert done.returncode == 2 and "--source" in done.stderr and len(done.stderr.strip().splitlines()) == 1

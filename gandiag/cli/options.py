@@ -108,6 +108,11 @@ def add_scoring_options(parser: argparse.ArgumentParser, *, sources: bool = True
                              "names: starved_ratio, min_spread, dominant_share, dominant_reference_max, hq_ratio, significance")
     setting(parser, "inception_weights", metavar="PATH")
     parser.add_argument("--no-floor", action="store_true", help="skip the real-vs-real row")
+    parser.add_argument("--source", default=None, metavar="REF",
+                        help="translation generators G: X -> Y: the source reference X their inputs are drawn from")
+    parser.add_argument("--inverse", default=None, metavar="F",
+                        help="translation generators: the inverse generator F: Y -> X (a .pt2 or checkpoint), for "
+                        "cycle_error")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(parser)
     add_latent_options(parser)
@@ -140,4 +145,9 @@ def run_audit(args: argparse.Namespace, **extra: Any):
 
     return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, resamples=resamples(args),
                  thresholds=thresholds(args.threshold), inception_weights=args.inception_weights,
-                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args), **extra)
+                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args), **translation(args), **extra)
+
+
+def translation(args: argparse.Namespace) -> dict:
+    """``source``/``inverse`` for the scorer when ``--source``/``--inverse`` are given (translation generators)."""
+    return {k: getattr(args, k) for k in ("source", "inverse") if getattr(args, k, None) is not None}

@@ -82,7 +82,10 @@ class Scorer:
     1,000): seeded subsets, reported in ``notes``. ``ndb_bins``: K for NDB. ``extractor``/``inception_weights``:
     the feature extractor (default by sample shape) and the Inception weights file. ``feature_cache``
     (``True`` or a :class:`gandiag.features.cache.FeatureCache`): where the reference side's
-    features (reference sample and floor sample) are cached by content; default none.
+    features (reference sample and floor sample) are cached by content; default none. ``source``
+    (a reference) and ``inverse`` (a network, callable or path): every generator scored is a
+    translation generator G: X -> Y applied to samples of ``source``, with inverse F
+    (:mod:`gandiag.scoring.conditional_runner`).
     """
 
     def __init__(
@@ -101,8 +104,12 @@ class Scorer:
         inception_weights: str | None = DEFAULTS["inception_weights"],
         ci: int | None = None,
         feature_cache: Any = None,
+        source: str | Reference | None = None,
+        inverse: Any = None,
     ) -> None:
         self.reference = get_reference(reference)
+        self.source_reference = None if source is None else get_reference(source)
+        self.inverse = inverse
         ref = self.reference
         self.n = default_n(ref) if n is None else _check_int("n", n, 16)
         self.seed = _check_int("seed", seed, 0)
@@ -206,7 +213,10 @@ class Scorer:
         """
         from .conditional_runner import draw_conditional
 
-        gen = as_generator(generator_or_samples)
+        if self.source_reference is not None or self.inverse is not None:  # --source/--inverse: G is a translation
+            gen: Generator = as_translation(generator_or_samples, self.source_reference, self.inverse)
+        else:
+            gen = as_generator(generator_or_samples)
         drawn = draw_conditional(self, gen)
         if drawn is not None:
             return self.result(drawn[0], source=source or gen.source, step=gen.step, condition=drawn[1])
