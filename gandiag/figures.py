@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .errors import GandiagInputError
 from .metrics.registry import get_spec
 from .schema import FLAG_NAMES, REAL_VS_REAL, interval_columns
+
+if TYPE_CHECKING:  # matplotlib is imported by the plots only: labels and bands need none of it
+    from matplotlib.axes import Axes
 
 __all__ = ["LOG_SPAN", "UNITS", "axis_label", "floor_band", "label", "plot_metric_axes", "set_value_scale"]
 
@@ -51,12 +52,14 @@ def axis_label(metric: str) -> str:
     return f"{text} ({unit})" if unit and "(" not in text else text
 
 
-def set_value_scale(ax: Axes, values: Sequence[float]) -> str:
+def set_value_scale(ax: "Axes", values: Sequence[float]) -> str:
     """Make the y-axis logarithmic when the positive ``values`` span more than :data:`LOG_SPAN`.
 
     Returns the scale set: ``"log"`` (all finite values positive), ``"symlog"`` (some are 0, linear
     below the smallest positive one) or ``"linear"``.
     """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     pos = v[v > 0]
     if len(pos) < 2 or (v < 0).any() or pos.max() <= LOG_SPAN * pos.min():
@@ -100,7 +103,7 @@ def floor_band(metric: str, floor: pd.Series | None) -> tuple[float, float] | No
     return 1.0 - width, 1.0 + width
 
 
-def _shade(ax: Axes, band: tuple[float, float] | None, floor_value: float | None) -> None:
+def _shade(ax: "Axes", band: tuple[float, float] | None, floor_value: float | None) -> None:
     """The floor's band and line, drawn after the data so that the axis limits are the data's."""
     if band is None:
         return
@@ -113,7 +116,7 @@ def _shade(ax: Axes, band: tuple[float, float] | None, floor_value: float | None
     ax.set_ylim(ymin, ymax)
 
 
-def plot_metric_axes(frame: pd.DataFrame, metric: str, ax: Axes, *, colors: dict[str, Any] | None = None,
+def plot_metric_axes(frame: pd.DataFrame, metric: str, ax: "Axes", *, colors: dict[str, Any] | None = None,
                      group: str = "source", marks: dict[str, Any] | None = None) -> None:
     """``metric`` against step, one line per ``group`` value, interval band, real-vs-real floor as a band.
 

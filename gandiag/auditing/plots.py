@@ -30,6 +30,7 @@ from matplotlib.lines import Line2D
 from ..atomic import atomic_path
 from ..figures import plot_metric_axes
 from ..schema import REAL_VS_REAL
+from .report import PLOT_FILES
 
 if TYPE_CHECKING:
     from .report import Report
@@ -40,7 +41,6 @@ __all__ = ["PLOT_FILES", "figure_png", "image_grid", "metrics_figure", "render_p
 PLOTTED = ("modes_captured", "hq_fraction", "mode_kl", "intra_mode_spread", "js", "w1", "fid", "coverage", "ndb_k")
 MAX_METRIC_PANELS = 8
 MAX_SAMPLE_PANELS = 8
-PLOT_FILES = ("metrics_vs_step.png", "samples.png", "mode_shares.png")
 OFF_MODE = "0.55"
 
 

@@ -36,7 +36,6 @@ from ..tables import markdown_table, save_table
 from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
-from .plots import PLOT_FILES
 from .verdict import key_rows, verdicts, within_floor
 
 __all__ = ["Report", "filled_columns"]
@@ -56,6 +55,8 @@ def _label(row: pd.Series) -> str:
     return f"{row['source']}" if step is None or step is pd.NA else f"{row['source']} (step {int(step)})"
 
 
+#: The plots a report folder may hold (:mod:`gandiag.auditing.plots`), in the order the report shows them.
+PLOT_FILES = ("metrics_vs_step.png", "samples.png", "mode_shares.png")
 #: Every file a report folder may hold: an existing folder of only these is replaced by a save.
 #: The result store (:mod:`gandiag.auditing.store`) lives in the folder too and moves with it on a save.
 REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", *PLOT_FILES,
