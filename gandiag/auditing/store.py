@@ -21,15 +21,14 @@ Why SQLite and not a Parquet file: it is in the standard library (Parquet would 
 row is committed in its own transaction as soon as it is scored, so an audit killed with SIGKILL
 loses at most the row in flight and the next run resumes (a half-written transaction is rolled
 back from SQLite's journal when the file is next opened), and a reader never sees half a row.
-Nothing in the store is executable: values are JSON, arrays are ``.npy`` records read with
-``allow_pickle=False``. One writer at a time is ensured by the lock on the output folder
+Nothing in the store is executable: rows are JSON and pickle-free ``.npy`` records
+(:mod:`gandiag.auditing.row_codec`). One writer at a time is ensured by the lock on the output folder
 (:func:`gandiag.atomic.folder_lock`), not by SQLite.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import sqlite3
@@ -41,8 +40,8 @@ import pandas as pd
 
 from .._hashing import array_sha256, bytes_sha256, file_sha256
 from ..errors import GandiagInputError
-from ..modes import FlagResult, ModeDetails
 from ..scoring import ScoreResult
+from .row_codec import decode, encode
 
 __all__ = ["STORE_FILES", "STORE_NAME", "ResultStore", "settings_key"]
 
@@ -120,63 +119,6 @@ def source_digest(source: str) -> str | None:
         return None
 
 
-# -- one ScoreResult <-> (JSON text, .npz bytes) ------------------------------------------------
-_ARRAY_FIELDS = {"samples"}
-
-
-def _encode(result: ScoreResult) -> tuple[str, bytes]:
-    """The row's plain fields as JSON and its arrays (samples, per-mode data, any other array or
-    table field a later version adds) as one ``.npz`` archive of pickle-free records."""
-    doc: dict[str, Any] = {}
-    arrays: dict[str, np.ndarray] = {}
-    for f in dataclasses.fields(result):
-        value = getattr(result, f.name)
-        if isinstance(value, FlagResult):
-            doc[f.name] = {"kind": "flags", "clauses": dict(value.clauses)}
-        elif isinstance(value, ModeDetails):
-            meta = {}
-            for g in dataclasses.fields(value):
-                item = getattr(value, g.name)
-                if isinstance(item, np.ndarray):
-                    arrays[f"{f.name}.{g.name}"] = item
-                else:
-                    meta[g.name] = item
-            doc[f.name] = {"kind": "modes", "meta": meta}
-        elif isinstance(value, np.ndarray):
-            arrays[f.name] = value
-            doc[f.name] = {"kind": "array"}
-        elif isinstance(value, pd.DataFrame):
-            doc[f.name] = {"kind": "frame", "data": value.to_json(orient="split", double_precision=17)}
-        else:
-            doc[f.name] = {"kind": "plain", "value": value}
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return _dumps(doc), buffer.getvalue()
-
-
-def _decode(text: str, blob: bytes) -> ScoreResult:
-    doc = json.loads(text)
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    kwargs: dict[str, Any] = {}
-    for name, item in doc.items():
-        kind = item["kind"]
-        if kind == "flags":
-            kwargs[name] = FlagResult(item["clauses"])
-        elif kind == "modes":
-            fields = {g.name for g in dataclasses.fields(ModeDetails)}
-            values = {**item["meta"], **{k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{name}.")}}
-            kwargs[name] = ModeDetails(**{k: v for k, v in values.items() if k in fields})
-        elif kind == "array":
-            kwargs[name] = arrays[name]
-        elif kind == "frame":
-            kwargs[name] = pd.read_json(io.StringIO(item["data"]), orient="split", precise_float=True)
-        else:
-            kwargs[name] = item["value"]
-    known = {f.name for f in dataclasses.fields(ScoreResult)}
-    return ScoreResult(**{k: v for k, v in kwargs.items() if k in known})
-
-
 class ResultStore:
     """Scored rows kept in an SQLite file (see the module docstring).
 
@@ -221,7 +163,7 @@ class ResultStore:
         if found is None:
             return None
         try:
-            result = _decode(found[0], found[1])
+            result = decode(found[0], found[1])
         except (ValueError, KeyError, TypeError, OSError):
             return None
         self.reused += 1
@@ -230,7 +172,7 @@ class ResultStore:
     def put(self, key: str, result: ScoreResult, run: str = "") -> None:
         """Store ``result`` under ``key``, committed at once; an older row of the same source, run and
         step under the same settings (the file has since changed) is dropped."""
-        text, blob = _encode(result)
+        text, blob = encode(result)
         step = None if result.step is None or (isinstance(result.step, float) and math.isnan(result.step)) \
             else int(result.step)
         try:
