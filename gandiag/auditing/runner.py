@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .._arrays import one_line
 from ..atomic import folder_lock
 from ..errors import GandiagInputError, SourceError
-from ..loading import iter_sources
+from ..loading import Deferred, iter_sources
 from ..modes import RunThresholds, analyze_run
 from ..modes.run_findings import RunFindings
 from ..references import Reference
@@ -103,6 +103,8 @@ def audit(
     timeout: float | None = DEFAULTS["timeout"],
     store: str | Path | None = None,
     fresh: bool = False,
+    client: Any = None,
+    workers: int | None = None,
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
@@ -138,6 +140,11 @@ def audit(
         the duration (:func:`gandiag.atomic.folder_lock`).
     fresh : bool, default False
         Start the store empty: score everything again.
+    client : distributed.Client, optional
+        Score the rows as Dask tasks on this client's workers, one per (source, checkpoint) row
+        (:mod:`gandiag.auditing.distributed`, README "Scale out on Dask"); the report is the same.
+    workers : int, optional
+        Score the rows on an embedded Dask ``LocalCluster`` of this many worker processes.
     **scorer_options
         Passed to :class:`gandiag.scoring.Scorer`: ``resamples``, ``thresholds``, ``max_points``,
         ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
@@ -170,14 +177,25 @@ def audit(
         raise GandiagInputError("audit: give at least one SOURCE (a checkpoint, program, sample file or run folder)")
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
     load = {"latent": latent, "latent_dim": latent_dim, "device": device}
-    total, items = iter_sources(list(sources), scorer.reference, allow_torchscript=allow_torchscript, timeout=timeout,
-                                **load)
+    if client is None and workers is None:
+        total, items = iter_sources(list(sources), scorer.reference, allow_torchscript=allow_torchscript, defer=True,
+                                    timeout=timeout, **load)
+    else:  # Dask: one task per row (README "Scale out on Dask")
+        from . import distributed
+
+        plan = distributed.plan_rows(list(sources), scorer.reference, allow_torchscript=allow_torchscript,
+                                     timeout=timeout, **load)
     with contextlib.ExitStack() as stack:
         kept = None
         if store is not None:
             stack.enter_context(folder_lock(Path(store).parent))
             kept = stack.enter_context(ResultStore(store, settings_key(scorer, **load), fresh=fresh))
-        rows = _score_rows(scorer, items, total, kept, progress)
+        if client is None and workers is None:
+            rows = _score_rows(scorer, items, total, kept, progress)
+        else:
+            if client is None:
+                client = stack.enter_context(distributed.open_client(workers=workers, quiet=not progress))
+            rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client)
         if floor:
             rows.append(_scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), ""))
         settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
@@ -210,7 +228,9 @@ def _score_rows(scorer: Scorer, items: Any, total: int, kept: ResultStore | None
         try:
             if isinstance(gen, SourceError):
                 raise gen
-            result = _cached(kept, source, run, step, lambda: scorer.score(gen, source=source))
+            # a run's checkpoint is loaded only when the store does not have its row
+            result = _cached(kept, source, run, step,
+                             lambda: scorer.score(gen.load() if isinstance(gen, Deferred) else gen, source=source))
             row = _scored(result, run)
         except Exception as exc:  # no source ends an audit: each failure is that source's error row
             if not isinstance(exc, GandiagInputError):

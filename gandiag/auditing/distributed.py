@@ -1,0 +1,293 @@
+"""Audits on Dask distributed: one task per (source, checkpoint) row, on many processes or machines.
+
+``gandiag audit ... --workers N`` (an embedded ``distributed.LocalCluster`` of N worker processes),
+``--scheduler tcp://host:8786`` (an existing cluster), ``gandiag.audit(..., client=Client(...))`` or
+``workers=N`` send the rows of an audit to Dask workers instead of scoring them one after another
+(README "Scale out on Dask"). Dask is an optional extra (``pip install gandiag[dask]``); nothing here
+is imported unless one of these is asked for.
+
+* The client (the calling process) expands the SOURCEs into rows as the serial audit does: a run
+  folder is listed, a top-level file is loaded once to learn its step and check it, sources in
+  memory are scored on the client. Every row of a file becomes one task that the worker **loads by
+  path** (a cluster needs a filesystem every worker sees; a file a worker cannot see is an error
+  row naming the path and the worker).
+* What depends only on the reference -- the :class:`gandiag.scoring.Scorer` with its reference
+  sample, features and NDB bins -- is built once on the client and sent once to every worker
+  (``client.scatter(..., broadcast=True)``), never rebuilt per task.
+* The result store stays single-writer: rows found there are not sent at all, and each task's
+  row is committed by the client as soon as it completes, so an interrupted distributed audit
+  resumes like a local one.
+* Same numbers: a task scores with the same scorer, n and seed as the serial loop, so the report
+  is equal to the serial one cell for cell; rows are put back in source order whatever the order
+  in which tasks finish.
+* Faults: a task whose worker dies is run again on another worker, at most ``RETRIES`` times
+  (Dask's ``distributed.scheduler.allowed-failures``, set on the embedded cluster; an external
+  scheduler uses its own setting); a checkpoint that kills its worker every time becomes an error
+  row naming it. Losing the scheduler ends the audit with one line; the rows already scored are in
+  the store and the next run resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .._arrays import one_line
+from ..errors import GandiagInputError, SourceError
+from ..loading import Run, iter_sources, load_generator
+from ..checkpoint import step_from_name
+from ..scoring import Scorer, ScoreResult
+
+__all__ = ["RETRIES", "TaskItem", "open_client", "plan_rows", "score_rows_distributed"]
+
+#: How many times a task is run again after the worker running it died (embedded cluster).
+RETRIES = 2
+#: Seconds to wait for a scheduler given by address before saying it does not answer.
+CONNECT_TIMEOUT = 5
+INSTALL_HINT = "pip install 'gandiag[dask]' (or: pip install 'dask[distributed]')"
+
+
+@dataclass
+class TaskItem:
+    """One row of a distributed audit: scored by a worker from ``path``, or on the client (``local``:
+    a generator in memory or an image folder already read), or an ``error`` found while listing."""
+
+    source: str
+    run: str
+    step: int | None
+    path: str | None = None
+    local: Any = None
+    error: Exception | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise GandiagInputError(f"--workers/--scheduler need Dask distributed, which is not installed: "
+                                f"{INSTALL_HINT}") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_client(*, workers: int | None = None, threads_per_worker: int = 1, scheduler: str | None = None,
+                quiet: bool = False) -> Iterator[Any]:
+    """A ``distributed.Client``: on an embedded ``LocalCluster`` of ``workers`` processes with
+    ``threads_per_worker`` threads each, or connected to the scheduler at ``scheduler``.
+
+    An unreachable scheduler is a one-line :class:`GandiagInputError` after ``CONNECT_TIMEOUT``
+    seconds. The dashboard link is printed on stderr unless ``quiet``.
+    """
+    if (workers is None) == (scheduler is None):
+        raise GandiagInputError("give either --workers N (a cluster on this machine) or --scheduler ADDRESS, not both")
+    distributed = _distributed()
+    import dask
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler, timeout=CONNECT_TIMEOUT,
+                                                                set_as_default=False))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise GandiagInputError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                                        f"({type(exc).__name__}: {one_line(exc, 120)}); start one with `dask scheduler` "
+                                        "and give the address it prints (tcp://host:8786), or use --workers N") from None
+        else:
+            if not isinstance(workers, int) or workers < 1:
+                raise GandiagInputError(f"--workers {workers}: give a whole number of worker processes >= 1")
+            if not isinstance(threads_per_worker, int) or threads_per_worker < 1:
+                raise GandiagInputError(f"--threads-per-worker {threads_per_worker}: give a whole number >= 1")
+            with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES,
+                                  "distributed.worker.daemon": False}):
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                    dashboard_address=":0" if _has_dashboard() else None, silence_logs=logging.ERROR))
+                client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
+        if not quiet and _has_dashboard():
+            print(f"gandiag: Dask dashboard at {client.dashboard_link}", file=sys.stderr)
+        yield client
+
+
+def _has_dashboard() -> bool:
+    """Dask serves its dashboard only when bokeh is installed."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def plan_rows(sources: Sequence[Any], reference: Any, **options: Any) -> list[TaskItem]:
+    """The rows of an audit of ``sources``, in source order, without loading any checkpoint of a run.
+
+    ``options``: how sources are loaded (``latent``, ``latent_dim``, ``device``,
+    ``allow_torchscript``, ``timeout``). Raises the first error when no SOURCE can be used, as the
+    serial audit does.
+    """
+    load = dict(options, reference=reference)
+    items: list[TaskItem] = []
+    tops: list[Exception | None] = []
+    for src in sources:
+        if not isinstance(src, (str, os.PathLike)):  # in memory: named and checked exactly as the serial audit does
+            _, walk = iter_sources([src], reference, **options)
+            for name, run, step, gen in walk:
+                bad = gen if isinstance(gen, SourceError) else None
+                items.append(TaskItem(name, run, step, local=None if bad else gen, error=bad))
+                tops.append(bad)
+            continue
+        name = str(src)
+        try:
+            found = load_generator(src, **load)  # a folder: listed (a Run); a file: loaded once for its step
+        except SourceError as exc:
+            items.append(TaskItem(name, "", step_from_name(Path(name)), error=exc))
+            tops.append(exc)
+            continue
+        tops.append(None)
+        if isinstance(found, Run):
+            items += [TaskItem(str(p), name, s, path=str(p), options=load) for p, s in zip(found.paths, found.steps)]
+        elif Path(src).is_dir():  # a folder of images, read on the client: its samples are in memory
+            items.append(TaskItem(name, "", found.step, local=found))
+        else:
+            items.append(TaskItem(name, "", found.step, path=name, options=load))
+    if tops and all(t is not None for t in tops):
+        raise tops[0]
+    return items
+
+
+def score_task(scorer: Scorer, item: TaskItem) -> tuple[str, Any]:
+    """Run on a worker: load ``item.path`` and score it; ``("ok", ScoreResult)`` or ``("error", message)``.
+
+    The message is the serial audit's for the same failure; a file the worker cannot see names the worker.
+    """
+    path = Path(item.path)
+    try:
+        if not path.exists() and not path.is_symlink():
+            raise SourceError(path, f"not found on Dask worker {_worker_name()} (workers read sources by path: "
+                              "keep them on a filesystem every worker sees, at the same path)", hint="")
+        gen = Run(path.parent, [path], item.options).load(0)
+        return "ok", scorer.score(gen, source=item.source)
+    except Exception as exc:  # each failure is that row's error, as in the serial loop
+        if not isinstance(exc, GandiagInputError):
+            exc = SourceError(item.source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
+        return "error", str(exc)
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return f"{get_worker().address} ({socket.gethostname()})"
+    except (ImportError, ValueError):
+        return socket.gethostname()
+
+
+def _store_key(kept: Any, item: TaskItem) -> str | None:
+    """The row's key in the result store, as the serial audit computes it (None: nothing to key on)."""
+    from .store import source_digest
+
+    digest = source_digest(item.source) if kept is not None else None
+    return None if digest is None else kept.key(item.source, item.run, item.step, digest)
+
+
+def score_rows_distributed(scorer: Scorer, items: list[TaskItem], kept: Any, progress: bool, client: Any) -> list[Any]:
+    """The audit's rows (``runner._Row``), in the order of ``items``: rows kept in the store are
+    reused, sources in memory are scored here, every other row is one task on ``client``'s workers.
+    Each task's row is committed to the store here as soon as it completes."""
+    from tqdm.auto import tqdm
+
+    from .runner import _cached, _error_row, _scored
+
+    distributed = _distributed()
+    rows: list[Any] = [None] * len(items)
+    remote: list[tuple[int, str | None]] = []
+    bar = tqdm(total=len(items), desc="audit", unit="ckpt", disable=not progress)
+    with bar:
+        for i, item in enumerate(items):
+            if item.error is None and item.path is not None:
+                key = _store_key(kept, item)
+                found = kept.get(key) if key is not None else None
+                if found is None:
+                    remote.append((i, key))
+                    continue
+                rows[i] = _scored(found, item.run)
+            else:
+                rows[i] = _local_row(scorer, item, kept, _cached, _error_row, _scored)
+            bar.update(1)
+        if kept is not None and kept.reused:
+            bar.set_postfix(reused=kept.reused, refresh=False)
+        if remote:
+            _run_tasks(distributed, client, scorer, items, remote, rows, kept, bar)
+    errors = [r for r in rows if r.result is None]
+    if len(errors) == len(rows):
+        raise GandiagInputError(str(errors[0].series["error"]))
+    return rows
+
+
+def _local_row(scorer: Scorer, item: TaskItem, kept: Any, cached: Any, error_row: Any, scored: Any) -> Any:
+    """A row found while listing (an error) or of a source in memory, scored here as the serial loop does."""
+    try:
+        if item.error is not None:
+            raise item.error
+        gen = item.local
+        return scored(cached(kept, item.source, item.run, item.step, lambda: scorer.score(gen, source=item.source)),
+                      item.run)
+    except Exception as exc:  # the serial loop's rule: each failure is that source's error row
+        if not isinstance(exc, GandiagInputError):
+            exc = SourceError(item.source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
+        return error_row(item.source, item.run, item.step, scorer, exc)
+
+
+def _run_tasks(distributed: Any, client: Any, scorer: Scorer, items: list[TaskItem], remote: list[tuple[int, str | None]],
+               rows: list[Any], kept: Any, bar: Any) -> None:
+    """Submit one task per remote row and gather them as they complete (rows[i] filled, stored at once)."""
+    import uuid
+
+    from .runner import _error_row, _scored
+
+    tag = uuid.uuid4().hex[:8]
+    futures: dict[Any, tuple[int, str | None]] = {}
+    done = 0
+    try:
+        shared = client.scatter(scorer, broadcast=True, hash=False)  # the reference side, once per worker
+        for i, key in remote:
+            fut = client.submit(score_task, shared, items[i], key=f"gandiag-row-{i}-{tag}", pure=False)
+            futures[fut] = (i, key)
+        for fut in distributed.as_completed(futures, loop=client.loop):
+            i, key = futures[fut]
+            item = items[i]
+            try:
+                status, value = fut.result()
+            except distributed.KilledWorker as exc:
+                status, value = "error", str(SourceError(
+                    item.source, f"killed every Dask worker that ran it ({RETRIES + 1} tries; a crash such as a "
+                    f"segmentation fault or running out of memory: {one_line(exc, 120)})", hint=""))
+            if status == "ok":
+                if kept is not None and key is not None:
+                    kept.put(key, value, item.run)
+                rows[i] = _scored(value, item.run)
+            else:
+                rows[i] = _error_row(item.source, item.run, item.step, scorer, GandiagInputError(value))
+            done += 1
+            bar.update(1)
+    except (OSError, TimeoutError, distributed.CancelledError, _cancelled()) as exc:
+        where = f"; the {done} rows scored are kept in {kept.path} and the next run resumes from them" \
+            if kept is not None else ""
+        raise GandiagInputError(f"lost the Dask scheduler at {client.scheduler.address} after {done} of "
+                                f"{len(remote)} tasks ({type(exc).__name__}: {one_line(exc, 120)}){where}") from None
+    finally:
+        for fut in futures:
+            if not fut.done():
+                fut.cancel()
+
+
+def _cancelled() -> type:
+    from concurrent.futures import CancelledError
+
+    return CancelledError
