@@ -460,10 +460,23 @@ def _load_file(path: Path, latent: str | None, latent_dim: int | None, device: s
 
 
 
+class Deferred:
+    """A checkpoint of a run not loaded yet: :meth:`load` loads it (or raises its :class:`SourceError`)."""
+
+    def __init__(self, run: Run, index: int) -> None:
+        self.run, self.index = run, index
+
+    def load(self) -> Generator:
+        return self.run.load(self.index)
+
+
 def iter_sources(
-    sources: Sequence[Any], reference: str | Reference | None = None, **options: Any
-) -> tuple[int, Iterator[tuple[str, str, int | None, Generator | SourceError]]]:
+    sources: Sequence[Any], reference: str | Reference | None = None, *, defer: bool = False, **options: Any
+) -> tuple[int, Iterator[tuple[str, str, int | None, Generator | SourceError | Deferred]]]:
     """Expand SOURCEs (files and run folders) into one item per checkpoint, loaded lazily.
+
+    With ``defer=True`` a run's checkpoints come as :class:`Deferred` items that the caller
+    loads only when it needs them (an audit whose result store already has the row never does).
 
     A SOURCE that is not a path (a :class:`Generator`, or what :func:`gandiag.generators.as_generator`
     accepts, such as an array of samples) is used as it is, named by its ``source``.
@@ -505,6 +518,9 @@ def iter_sources(
                 yield name, "", gen.step, gen
             else:
                 for i, (path, step) in enumerate(zip(gen.paths, gen.steps)):
+                    if defer:
+                        yield str(path), str(src), step, Deferred(gen, i)
+                        continue
                     try:
                         item: Generator | SourceError = gen.load(i)
                     except SourceError as exc:  # record it and go on with the rest of the run

@@ -59,13 +59,17 @@ def test_second_audit_reuses_every_row_and_gives_the_same_report(tmp_path):
     pd.testing.assert_frame_equal(first.frame, fresh.frame)
 
 
-def test_only_new_or_changed_rows_are_scored(tmp_path):
+def test_only_new_or_changed_rows_are_scored(tmp_path, monkeypatch):
     run = write_run(tmp_path / "run", ["perfect", "perfect"])
     store = tmp_path / STORE_NAME
     run_audit(run, store)
     write_run(run, ["missing"], start=2)  # a new checkpoint
+    loads = []
+    real_load = gandiag.loading.Run.load
+    monkeypatch.setattr(gandiag.loading.Run, "load", lambda self, i: loads.append(i) or real_load(self, i))
     added = run_audit(run, store)
     assert added.settings["store"]["scored"] == 1 and added.settings["store"]["reused"] == 3
+    assert loads == [2]  # the stored checkpoints were not even loaded
     assert bool(added.frame.loc[added.frame["step"] == 300, "mode_dropping"].iloc[0])
     write_run(run, ["missing"], start=0)  # step 100 rewritten: scored again, never served stale
     changed = run_audit(run, store)
