@@ -142,3 +142,19 @@ def test_the_gate_accepts_conditional_metrics_and_flags(scorer, results):
 def test_series_attrs_carry_the_class_table(results):
     row = results["perfect"].to_series()
     assert isinstance(row.attrs["classes"], pd.DataFrame) and row.attrs["confusion"].shape == (8, 8)
+
+
+@pytest.mark.parametrize("name", ["digits", "grid25"])
+def test_reference_labels_are_the_true_classes_of_the_scorers_samples(name):
+    from gandiag.conditional_loading import labelled_reference_pair
+
+    s = Scorer(name, n=300, metrics="modes")
+    first, second = labelled_reference_pair(s.reference, 300, 0)
+    if name == "digits":  # find each sampled image among the stored ones: its stored label
+        data = s.reference.data.reshape(len(s.reference), -1).numpy()
+        for sample, labels in ((s.real, first), (s._floor_sample, second)):
+            idx = [np.flatnonzero((data == row).all(1))[0] for row in sample.reshape(300, -1)]
+            assert (s.reference.labels.numpy()[idx] == labels).all()
+    else:  # the component each sample was drawn from is the nearest centre (std 0.05, spacing 2)
+        assert (s.reference.assign_modes(s.real)[0] == first).all()
+        assert (s.reference.assign_modes(s._floor_sample)[0] == second).all()

@@ -106,7 +106,7 @@ def _features(scorer: "Scorer", fake: np.ndarray) -> tuple[np.ndarray | None, np
         scorer._extractor = get_extractor(scorer.extractor_name)
     if getattr(scorer, "real_features", None) is None:
         scorer.real_features = scorer._extractor(scorer.real)
-    return scorer.features(fake), scorer.real_features
+    return scorer._extractor(fake), scorer.real_features
 
 
 class Conditional(FamilyRunner):
