@@ -103,6 +103,8 @@ def audit(
     timeout: float | None = DEFAULTS["timeout"],
     store: str | Path | None = None,
     fresh: bool = False,
+    client: Any = None,
+    workers: int | None = None,
     **scorer_options: Any,
 ) -> Report:
     """Score every checkpoint of ``sources`` against ``reference`` and gather the findings.
@@ -138,6 +140,11 @@ def audit(
         the duration (:func:`gandiag.atomic.folder_lock`).
     fresh : bool, default False
         Start the store empty: score everything again.
+    client : distributed.Client, optional
+        Score the rows as Dask tasks on this client's workers, one per (source, checkpoint) row
+        (:mod:`gandiag.auditing.distributed`, README "Scale out on Dask"); the report is the same.
+    workers : int, optional
+        Score the rows on an embedded Dask ``LocalCluster`` of this many worker processes.
     **scorer_options
         Passed to :class:`gandiag.scoring.Scorer`: ``resamples``, ``thresholds``, ``max_points``,
         ``sinkhorn_points``, ``ndb_bins``, ``extractor``, ``inception_weights``.
@@ -170,15 +177,25 @@ def audit(
         raise GandiagInputError("audit: give at least one SOURCE (a checkpoint, program, sample file or run folder)")
     scorer = Scorer(reference, n=n, seed=seed, metrics=metrics, **scorer_options)
     load = {"latent": latent, "latent_dim": latent_dim, "device": device}
-    total, items = iter_sources(list(sources), scorer.reference, allow_torchscript=allow_torchscript, timeout=timeout,
-                                defer=True,
-                                **load)
+    if client is None and workers is None:
+        total, items = iter_sources(list(sources), scorer.reference, allow_torchscript=allow_torchscript, defer=True,
+                                    timeout=timeout, **load)
+    else:  # Dask: one task per row (README "Scale out on Dask")
+        from . import distributed
+
+        plan = distributed.plan_rows(list(sources), scorer.reference, allow_torchscript=allow_torchscript,
+                                     timeout=timeout, **load)
     with contextlib.ExitStack() as stack:
         kept = None
         if store is not None:
             stack.enter_context(folder_lock(Path(store).parent))
             kept = stack.enter_context(ResultStore(store, settings_key(scorer, **load), fresh=fresh))
-        rows = _score_rows(scorer, items, total, kept, progress)
+        if client is None and workers is None:
+            rows = _score_rows(scorer, items, total, kept, progress)
+        else:
+            if client is None:
+                client = stack.enter_context(distributed.open_client(workers=workers, quiet=not progress))
+            rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client)
         if floor:
             rows.append(_scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), ""))
         settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
