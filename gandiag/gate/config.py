@@ -54,8 +54,9 @@ __all__ = ["BASELINE_METRICS", "FLAG_NAMES", "GateConfig", "MetricRule", "WORSE"
 
 #: metric -> which way is worse ("higher", "lower", "from1"), read from the registry.
 WORSE: dict[str, str] = {m: get_spec(m).worse for m in METRIC_NAMES if get_spec(m).worse}
-#: Metrics a baseline ``margin`` may be set on: a direction and an interval.
-BASELINE_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m in WORSE and get_spec(m).has_interval)
+#: Metrics a baseline ``margin`` may be set on: a direction and an interval that the calibration
+#: benchmark found trustworthy (:attr:`gandiag.metrics.registry.MetricSpec.trusted_interval`).
+BASELINE_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m in WORSE and get_spec(m).trusted_interval)
 DEFAULT_RESAMPLES = 20
 RULE_KEYS = ("min", "max", "margin")
 TOP_KEYS = ("reference", "n", "seed", "resamples", "flags", "metrics", "thresholds", "latent", "latent_dim")
@@ -149,7 +150,10 @@ def _metric_rule(where: str, prefix: str, name: str, value: Any) -> MetricRule:
     if "margin" in table:
         margin = _number(where, f"{key}.margin", table["margin"], minimum=0.0)
         if name not in BASELINE_METRICS:
-            why = "has no resampling interval" if not get_spec(name).has_interval else "has no better or worse direction"
+            spec = get_spec(name)
+            why = ("has no resampling interval" if not spec.has_interval else
+                   "has an interval that is not calibrated (reports/calibration.md)" if not spec.trusted_interval
+                   else "has no better or worse direction")
             raise _fail(where, f"{key}.margin", f"{name} {why}, so a baseline rule cannot tell a regression from "
                         f"noise; margins apply to {', '.join(BASELINE_METRICS)}")
     return MetricRule(name, low, high, margin)

@@ -53,6 +53,10 @@ class MetricSpec:
     conditional metric's kind of generator (``classes``, ``translation``; family ``conditional``,
     never in the default set: computed whenever the generator is such a one). ``floor``: what a
     perfect generator scores and what chance scores, in words, where that is not the real-vs-real row.
+    ``interval_trusted``: its 95% interval covers the value at full n at least 90% of the time in
+    ``benchmarks/bench_calibration.py`` (reports/calibration.md); the gate's baseline rule
+    compares intervals only of trusted metrics. ``False`` for a metric whose interval is shown
+    but is not calibrated (and for metrics without one).
     """
 
     name: str
@@ -66,6 +70,7 @@ class MetricSpec:
     needs_extractor: bool = False
     condition: str | None = None
     floor: str = ""
+    interval_trusted: bool = True
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -87,6 +92,11 @@ class MetricSpec:
     @property
     def has_interval(self) -> bool:
         return self.interval != "none"
+
+    @property
+    def trusted_interval(self) -> bool:
+        """An interval that the calibration benchmark found to hold its nominal coverage (>= 90%)."""
+        return self.has_interval and self.interval_trusted
 
     def unavailable(self, *, is_vector: bool, dim: int, features_available: bool = True) -> str | None:
         """Why the metric does not apply to this data, or ``None`` when it does."""
