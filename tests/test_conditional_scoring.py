@@ -158,3 +158,13 @@ def test_reference_labels_are_the_true_classes_of_the_scorers_samples(name):
     else:  # the component each sample was drawn from is the nearest centre (std 0.05, spacing 2)
         assert (s.reference.assign_modes(s.real)[0] == first).all()
         assert (s.reference.assign_modes(s._floor_sample)[0] == second).all()
+
+
+def test_run_findings_name_the_onset_of_conditional_flags():
+    from gandiag.modes import analyze_run
+
+    frame = pd.DataFrame({"step": [0, 100, 200, 300], "mode_dropping": [True, False, False, False],
+                          "condition_ignored": [True, True, False, False],
+                          "class_collapse": [False, False, True, True], "class_dropping": [False, True, False, True]})
+    onsets = analyze_run(frame).onsets
+    assert onsets["condition_ignored"] is None and onsets["class_collapse"] == 200 and onsets["class_dropping"] == 300

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import GandiagInputError
-from ..schema import FLAG_NAMES
+from ..schema import ALL_FLAG_NAMES, FLAG_NAMES
 from .flags import listed
 
 __all__ = [
@@ -270,7 +270,7 @@ def analyze_run(
     t = thresholds or RunThresholds()
     order = _order(frame, step)
     rows = frame.iloc[order]
-    onsets = flag_onsets(rows, [f for f in FLAG_NAMES if f in rows.columns], step=step)
+    onsets = flag_onsets(rows, [f for f in ALL_FLAG_NAMES if f in rows.columns], step=step)  # conditional ones too
     if shares is None and "mode_shares" in rows.columns:
         shares = rows["mode_shares"].tolist()
     elif shares is not None:
