@@ -70,3 +70,47 @@ def test_low_dimension_monomial_path_equals_kernel_matrices(d):
         fast = _mmd2_monomial(x, y, powers, weights, gamma, coef0, degree)
         slow = _mmd2(x, y, gamma, coef0, degree)
         assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)
+
+
+def _relu_features(n: int, d: int, shift: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mix = rng.standard_normal((d, d)) / np.sqrt(d)
+    return np.maximum(rng.standard_normal((n, d)) @ mix + shift, 0.0)
+
+
+def _textbook_kid(real: np.ndarray, fake: np.ndarray, subsets: int, m: int, seed: int) -> tuple[float, float]:
+    """float64 kernel matrices on torch-fidelity's subsets; also the mean kernel value (the scale)."""
+    from gandiag.metrics.kid import _mmd2
+
+    rng = np.random.RandomState(seed)
+    d = real.shape[1]
+    values = [_mmd2(real[rng.choice(len(real), m, replace=False)], fake[rng.choice(len(fake), m, replace=False)],
+                    1.0 / d, 1.0, 3) for _ in range(subsets)]
+    scale = float(np.mean((real[:m] @ fake[:m].T / d + 1.0) ** 3))
+    return float(np.mean(values)), scale
+
+
+@pytest.mark.parametrize("d", [64, 512])
+def test_float32_features_stay_float32_within_the_stated_tolerance(d: int) -> None:
+    """Tolerance (module docstring): within 1e-7 x the mean kernel value of the float64 computation."""
+    real = _relu_features(1200, d, 0.0, 1).astype(np.float32)
+    fake = _relu_features(1100, d, 0.05, 2).astype(np.float32)
+    ours = kid(real, fake, subsets=6, subset_size=500, seed=2020)
+    truth, scale = _textbook_kid(real.astype(np.float64), fake.astype(np.float64), 6, 500, 2020)
+    assert abs(ours - truth) <= 1e-7 * scale
+    assert ours != kid(real.astype(np.float64), fake.astype(np.float64), subsets=6, subset_size=500, seed=2020)
+    assert ours == kid(torch.from_numpy(real), torch.from_numpy(fake), subsets=6, subset_size=500, seed=2020)
+    theirs = kid_features_to_metric(torch.from_numpy(real), torch.from_numpy(fake), kid_subsets=6,
+                                    kid_subset_size=500, rng_seed=2020, verbose=False)
+    # torch-fidelity sums its float32 kernel matrices in float32: further from the truth than ours
+    assert abs(theirs["kernel_inception_distance_mean"] - truth) <= 1e-6 * scale
+    assert abs(ours - truth) <= abs(theirs["kernel_inception_distance_mean"] - truth) + 1e-12
+
+
+def test_symmetric_product_path_equals_the_kernel_matrices_in_float64() -> None:
+    from gandiag.metrics.kid import _mmd2
+
+    x, y = _relu_features(300, 40, 0.0, 3), _relu_features(300, 40, 0.2, 4)
+    for degree, gamma, coef0 in ((3, 1.0 / 40, 1.0), (2, 0.3, -0.5), (4, 0.05, 2.0)):
+        assert mmd2_polynomial(x, y, degree=degree, gamma=gamma, coef0=coef0) == pytest.approx(
+            _mmd2(x, y, gamma, coef0, degree), rel=1e-10, abs=1e-12)

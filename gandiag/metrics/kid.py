@@ -20,6 +20,18 @@ sum_{i,j} k(x_i, y_j) = sum_a w_a (sum_i x_i^a)(sum_j y_j^a), and the off-diagon
 the diagonal k(x_i, x_i) = (gamma |x_i|^2 + coef0)^D. When there are fewer monomials than samples
 per subset (d = 2: 10 monomials against m = 1000) this costs O(m x monomials) instead of the
 O(m^2 d) kernel matrices, with the same value up to rounding (tested against the matrices).
+
+Higher dimensions: one symmetric product per subset. With Z = [X; Y] (2m rows), BLAS ``syrk``
+writes the upper triangle of gamma Z Z^T: the upper triangles of X X^T and Y Y^T (symmetric:
+computed once) and all of X Y^T, 4 m^2 d multiply-adds against the 6 m^2 d of three full
+products (torch-fidelity's). The lower triangle stays 0, so after the kernel map each of its
+entries is coef0^degree and is subtracted as a count, not masked. Features keep their precision:
+float32 inputs (numpy or torch) are computed in float32 (the product and per-column sums of at
+most 2m terms), the column sums added in float64; any other input in float64. Tolerance of the
+float32 path, stated and tested: KID within 1e-7 x the mean kernel value of the float64
+computation on the same subsets (measured at d = 2048, m = 1000: 6e-10 absolute, 2e-7 of KID,
+with kernel values about 1.6; torch-fidelity's float32 computation, which sums 10^6 float32
+kernel values per block in float32, was 9e-8 off, 150x further).
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.linalg import blas
 
 from .._arrays import pair_2d
 from ..errors import GandiagInputError
@@ -94,10 +107,11 @@ def mmd2_polynomial(x: Any, y: Any, *, degree: int = 3, gamma: float | None = No
     >>> round(mmd2_polynomial(x, y), 9) == round(truth, 9)
     True
     """
-    a, b = pair_2d(x, y)
+    a, b = pair_2d(x, y, dtype=_precision(x, y))
     if len(b) != len(a) or len(a) < 2:
         raise GandiagInputError(f"MMD^2 needs two sets of the same size >= 2, got {len(a)} and {len(b)}")
-    return _mmd2(a, b, 1.0 / a.shape[1] if gamma is None else float(gamma), coef0, degree)
+    return _mmd2_syrk(np.concatenate([a, b]), len(a), 1.0 / a.shape[1] if gamma is None else float(gamma),
+                      coef0, degree)
 
 
 def _monomials(d: int, degree: int, gamma: float, coef0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +141,38 @@ def _mmd2_monomial(a: np.ndarray, b: np.ndarray, powers: np.ndarray, weights: np
     return (xx + yy) / (m * (m - 1)) - 2.0 * xy / (m * m)
 
 
+def _block_sum(k: np.ndarray) -> float:
+    """Sum of a float32/float64 block: per-column sums in its precision, added in float64."""
+    return float(k.sum(axis=0).sum(dtype=np.float64))
+
+
+def _mmd2_syrk(z: np.ndarray, m: int, g: float, coef0: float, degree: int) -> float:
+    """Unbiased MMD^2 of ``z[:m]`` against ``z[m:]`` from one ``syrk`` (module docstring)."""
+    syrk = blas.ssyrk if z.dtype == np.float32 else blas.dsyrk
+    gram = syrk(g, z.T, trans=1)  # (2m, 2m), column-major: upper triangle of g z z^T, zeros below
+    top, bottom = gram[:m, :], gram[m:, m:]  # [X X^T | X Y^T] and Y Y^T; the lower-left block is unused
+    for block in (top, bottom):
+        block += coef0
+    if degree == 3:
+        k_top, k_bottom = top * top, bottom * bottom
+        k_top *= top
+        k_bottom *= bottom
+    else:
+        k_top, k_bottom = np.power(top, degree), np.power(bottom, degree)
+    below = m * (m - 1) / 2 * coef0**degree  # the zeros under each diagonal, after the kernel map
+    xx = 2.0 * (_block_sum(k_top[:, :m]) - below - float(np.trace(k_top[:, :m], dtype=np.float64)))
+    yy = 2.0 * (_block_sum(k_bottom) - below - float(np.trace(k_bottom, dtype=np.float64)))
+    xy = _block_sum(k_top[:, m:])
+    return (xx + yy) / (m * (m - 1)) - 2.0 * xy / (m * m)
+
+
+def _precision(*arrays: Any) -> type:
+    """float32 when every input is float32 (numpy or torch), float64 otherwise."""
+    return np.float32 if all(str(getattr(a, "dtype", "")) in ("float32", "torch.float32") for a in arrays) else np.float64
+
+
 def _mmd2(a: np.ndarray, b: np.ndarray, g: float, coef0: float, degree: int) -> float:
+    """The textbook computation: three full kernel matrices (kept as the reference the tests use)."""
     m = len(a)
     k_xx = _kernel(a, a, g, coef0, degree)
     k_yy = _kernel(b, b, g, coef0, degree)
@@ -202,7 +247,7 @@ def kid(
     ...
     gandiag.errors.GandiagInputError: kid: real has 64 samples, fewer than subset_size=1000; ...
     """
-    r, f = pair_2d(real, fake)
+    r, f = pair_2d(real, fake, dtype=_precision(real, fake))
     if int(subsets) != subsets or subsets < 1:
         raise GandiagInputError(f"kid subsets must be a positive integer, got {subsets!r}")
     if int(subset_size) != subset_size or subset_size < 2:
@@ -219,10 +264,13 @@ def kid(
     values = np.empty(int(subsets))
     monomial = math.comb(r.shape[1] + int(degree), int(degree)) < m
     powers, weights = _monomials(r.shape[1], int(degree), g, coef0) if monomial else (None, None)
+    if monomial:  # few exact sums of powers: float64 throughout
+        r, f = r.astype(np.float64, copy=False), f.astype(np.float64, copy=False)
+    z = np.empty((2 * m, r.shape[1]), dtype=r.dtype)  # [subset of real; subset of fake], reused
     for i in range(int(subsets)):
-        x = r[rng.choice(len(r), m, replace=False)]
-        y = f[rng.choice(len(f), m, replace=False)]
-        values[i] = (_mmd2_monomial(x, y, powers, weights, g, coef0, degree) if monomial
-                     else _mmd2(x, y, g, coef0, degree))
+        np.take(r, rng.choice(len(r), m, replace=False), axis=0, out=z[:m])
+        np.take(f, rng.choice(len(f), m, replace=False), axis=0, out=z[m:])
+        values[i] = (_mmd2_monomial(z[:m], z[m:], powers, weights, g, coef0, degree) if monomial
+                     else _mmd2_syrk(z, m, g, coef0, degree))
     mean = float(values.mean())
     return (mean, float(values.std())) if return_std else mean
