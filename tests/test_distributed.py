@@ -1,0 +1,154 @@
+"""Audits on Dask distributed (gandiag/auditing/distributed.py, README "Scale out on Dask").
+
+One embedded ``LocalCluster`` of 2 worker processes serves the whole file. The truth is the serial
+audit: the distributed report must equal it cell for cell (same seed), also after a worker is
+killed by its pid while tasks run. Sources are ``.npy`` sample files and the metrics ``modes,ndb``
+at small n, so the tasks are tiny and the time goes to Dask itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gandiag
+from gandiag.auditing.distributed import TaskItem, open_client, score_task
+from gandiag.auditing.store import STORE_NAME, ResultStore
+from gandiag.cli import main
+from gandiag.scoring import Scorer
+
+pytest.importorskip("distributed")
+
+N, METRICS = 400, "modes,ndb"
+STEPS = 12
+
+
+def _write_run(folder: Path, steps: int = STEPS) -> Path:
+    """A run folder of sample files whose spread grows with the step (so the rows differ)."""
+    folder.mkdir(parents=True)
+    ref = gandiag.reference("ring8")
+    for k in range(steps):
+        x = np.asarray(ref.sample(N, seed=100 + k), dtype=np.float32) * np.float32(1 + 0.08 * k)
+        np.save(folder / f"step-{k * 100:07d}.npy", x)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    return _write_run(tmp_path_factory.mktemp("dask") / "run")
+
+
+@pytest.fixture(scope="module")
+def serial(run_folder) -> pd.DataFrame:
+    return gandiag.audit(str(run_folder), "ring8", n=N, metrics=METRICS, progress=False).frame
+
+
+@pytest.fixture(scope="module")
+def client():
+    with open_client(workers=2, quiet=True) as c:
+        c.wait_for_workers(2, timeout=120)
+        yield c
+
+
+def _equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=True)
+
+
+def test_cluster_report_equals_serial_and_store_resumes_serially(run_folder, serial, client, tmp_path):
+    store = tmp_path / STORE_NAME
+    report = gandiag.audit(str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, client=client, store=store)
+    assert len(report.frame) == STEPS + 1 and (report.frame["error"] == "").all()
+    _equal(report.frame, serial)
+    assert report.settings["store"]["scored"] == STEPS + 1
+    # the rows the workers scored were stored by the client under the serial audit's keys
+    again = gandiag.audit(str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, store=store)
+    assert again.settings["store"]["reused"] == STEPS + 1 and again.settings["store"]["scored"] == 0
+    _equal(again.frame, serial)
+
+
+def test_worker_killed_by_pid_mid_audit_still_gives_the_serial_report(run_folder, serial, client):
+    pids = client.run(os.getpid)  # {worker address: pid}
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(report=gandiag.audit(
+        str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, client=client)))
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and thread.is_alive() and time.monotonic() < deadline:
+        busy = {w: keys for w, keys in client.processing().items() if any("gandiag-row" in str(k) for k in keys)}
+        if busy:
+            killed = next(iter(busy))
+            os.kill(pids[killed], signal.SIGKILL)
+        time.sleep(0.005)
+    thread.join(300)
+    assert killed is not None, "no task was seen running: the kill did not happen mid-audit"
+    _equal(box["report"].frame, serial)
+    client.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
+    assert pids[killed] not in client.run(os.getpid).values()
+
+
+def test_checkpoint_that_fails_to_load_is_one_error_row(tmp_path, client):
+    run = _write_run(tmp_path / "run", steps=4)
+    bad = run / "step-0000200.npy"
+    bad.write_bytes(b"not a numpy file")
+    serial = gandiag.audit(str(run), "ring8", n=N, metrics=METRICS, progress=False).frame
+    report = gandiag.audit(str(run), "ring8", n=N, metrics=METRICS, progress=False, client=client).frame
+    errors = report[report["error"] != ""]
+    assert list(errors["source"]) == [str(bad)]
+    assert str(bad) in errors["error"].iloc[0]
+    assert report.loc[report["error"] == "", "modes_captured"].notna().sum() == 4  # 3 checkpoints + real-vs-real
+    _equal(report, serial)  # the worker's error message is the serial one
+
+
+def test_source_a_worker_cannot_see_names_the_path_and_the_worker(tmp_path, client):
+    scorer = Scorer("ring8", n=N, metrics=METRICS)
+    missing = tmp_path / "elsewhere" / "step-0000100.npy"
+    status, message = client.submit(score_task, scorer, TaskItem(str(missing), "", 100, path=str(missing)),
+                                    pure=False).result(timeout=120)
+    assert status == "error"
+    assert str(missing) in message and "worker" in message
+    assert any(address in message for address in client.scheduler_info()["workers"])
+
+
+def test_cli_scheduler_writes_the_serial_report(run_folder, serial, client, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["audit", str(run_folder), "--reference", "ring8", "--n", str(N), "--metrics", METRICS,
+               "--scheduler", client.scheduler.address, "--out", str(out), "--quiet", "--no-plots"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(ResultStore(out / STORE_NAME, "").sources()) == STEPS + 1
+    written = pd.read_csv(out / "report.csv")
+    assert list(written["source"]) == list(serial["source"])
+    np.testing.assert_array_equal(written["modes_captured"].to_numpy(), serial["modes_captured"].to_numpy(float))
+
+
+def test_unreachable_scheduler_is_one_line_exit_2_within_seconds(run_folder, tmp_path, capsys):
+    with socket_closed_port() as port:
+        start = time.monotonic()
+        rc = main(["audit", str(run_folder), "--reference", "ring8", "--n", str(N), "--metrics", METRICS,
+                   "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "out"), "--quiet"])
+        took = time.monotonic() - start
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.count("\n") == 0 and f"--scheduler tcp://127.0.0.1:{port}" in err and "dask scheduler" in err
+    assert took < 15  # CONNECT_TIMEOUT is 5 s; slack for a loaded machine
+
+
+class socket_closed_port:
+    """A local TCP port that nothing listens on (bound, then closed)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def __exit__(self, *exc) -> None:
+        return None
