@@ -36,7 +36,8 @@ CAPTIONS: dict[str, str] = {
     "metrics_vs_step.png": "Metrics against training step, one colour per run. Hollow points: a flag is raised; "
                            "star: the recommended checkpoint; grey band: values within real-vs-real noise "
                            "(a perfect generator's sample lands there); logarithmic axes where values span decades.",
-    "samples.png": "Real samples first, then generated ones (each run's recommended and last checkpoints). In 2-D "
+    "samples.png": "Real samples first, then generated ones (each run's recommended checkpoint, or its best by the "
+                   "metric when every checkpoint raises a flag, and its last). In 2-D "
                    "a sample is coloured by the mode it falls in; grey crosses are off-mode samples (beyond 3 std "
                    "of every centre).",
     "mode_shares.png": "Each mode's share of generated samples divided by its reference share, against step: "
@@ -48,7 +49,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;c
 main{max-width:1360px;margin:0 auto;padding:14px 20px 40px}
 h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #dde1e6;padding-bottom:3px}
 .setup{color:#4a5560;font-size:13px;margin:0 0 10px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(400px,1fr));gap:12px}
 .card{background:#fff;border:1px solid #dde1e6;border-left:8px solid var(--c);border-radius:6px;padding:10px 14px}
 .card .who{font-size:13px;color:#4a5560}.card .who b{color:#1d2329;font-size:15px}
 .card .verdict{font-size:22px;font-weight:700;color:var(--c);margin:2px 0 0}

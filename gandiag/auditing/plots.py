@@ -6,7 +6,7 @@
   logarithmic y-axis where the values span decades; only when some run has two or more scored
   checkpoints;
 * ``samples.png``: the real reference sample first, then generated samples of each run's
-  recommended and last checkpoints and of every single source: for 2-D vectors a scatter coloured
+  recommended (else best-valued) and last checkpoints and of every single source: for 2-D vectors a scatter coloured
   by the mode each high-quality sample falls in, off-mode samples (not within 3 std of any centre)
   as grey crosses; for images an 8 x 8 grid with a gap between tiles;
 * ``mode_shares.png``: per run, a heat map of each mode's share of generated samples divided by
@@ -68,6 +68,19 @@ def _recommended(report: "Report") -> dict[str, Any]:
     return {v.subject: v.recommended[1] for v in verdicts(report) if v.is_run and v.recommended is not None}
 
 
+def _picked(report: "Report") -> dict[str, tuple[Any, str]]:
+    """Per run, the checkpoint shown beside the last one: the recommended one, else the best by the metric."""
+    from .verdict import verdicts
+
+    out = {}
+    for v in verdicts(report):
+        if v.is_run and v.recommended is not None:
+            out[v.subject] = (v.recommended[1], "recommended")
+        elif v.is_run and v.best is not None:
+            out[v.subject] = (v.best[1], f"best {v.metric}, flagged")
+    return out
+
+
 def metrics_figure(report: "Report") -> Figure | None:
     """Metrics against step, one line per run, the floor as a band; ``None`` when no run has two checkpoints."""
     frame = report.frame[report.frame["error"] == ""]
@@ -94,14 +107,15 @@ def metrics_figure(report: "Report") -> Figure | None:
 def _shown_sources(report: "Report") -> list[tuple[str, str]]:
     """(source, title) of each run's recommended and last checkpoints, then every single source."""
     frame = report.frame[(report.frame["error"] == "") & (report.frame["source"] != REAL_VS_REAL)]
-    rec = _recommended(report)
+    chosen = _picked(report)
     picked: list[tuple[str, str]] = []
     for run, part in frame[frame["run"] != ""].groupby("run", sort=False):
         part = part.sort_values("step")
         name = Path(run).name
-        best = part[part["step"] == rec.get(run)]
+        step, why = chosen.get(run, (None, ""))
+        best = part[part["step"] == step]
         if len(best) and best["source"].iloc[0] != part["source"].iloc[-1]:
-            picked.append((best["source"].iloc[0], f"{name}, step {int(best['step'].iloc[0])} (recommended)"))
+            picked.append((best["source"].iloc[0], f"{name}, step {int(best['step'].iloc[0])} ({why})"))
         picked.append((part["source"].iloc[-1], f"{name}, step {int(part['step'].iloc[-1])} (last)"))
     picked += [(s, _short(s)) for s in frame.loc[frame["run"] == "", "source"]]
     return [(s, t) for s, t in picked if s in report.samples][: MAX_SAMPLE_PANELS - 1]
@@ -171,7 +185,8 @@ def samples_figure(report: "Report") -> Figure | None:
         return None
     real = np.asarray(report.reference_sample)[: len(report.samples[shown[0][0]])]
     panels = [(real, "real (reference sample)")] + [(report.samples[s], t) for s, t in shown]
-    fig, axes = _grid(len(panels), 4, 3.4 if two_d else 2.6, 3.4 if two_d else 2.8)
+    cols = len(panels) if len(panels) <= 5 else 4
+    fig, axes = _grid(len(panels), cols, 3.4 if two_d else 2.6, 3.4 if two_d else 2.8)
     if two_d:
         for ax, (x, title) in zip(axes, panels):
             _scatter(ax, x, ref, title)

@@ -202,7 +202,8 @@ def verdicts(report: "Report") -> list[Verdict]:
 
 
 def key_rows(report: "Report", found: list[Verdict]) -> list[tuple[Any, str]]:
-    """(frame index, label) of each run's recommended and last checkpoints and of each single source."""
+    """(frame index, label) of each run's recommended (else best-valued) and last checkpoints, and of each single
+    source."""
     frame = report.frame
     rows: list[tuple[Any, str]] = []
     for v in found:
@@ -214,13 +215,14 @@ def key_rows(report: "Report", found: list[Verdict]) -> list[tuple[Any, str]]:
         sub = frame[(frame["run"] == v.subject) & (frame["error"] == "")].sort_values("step")
         if sub.empty:
             continue
-        if v.recommended is not None:
-            hit = sub.index[sub["source"] == v.recommended[0]]
-            if len(hit) and hit[0] != sub.index[-1]:
-                rows.append((hit[0], f"{name}, step {v.recommended[1]} (recommended)"))
+        shown, why = (v.recommended, "recommended") if v.recommended is not None else (v.best, f"best {v.metric}")
         last = sub.index[-1]
-        recommended_last = v.recommended is not None and sub.loc[last, "source"] == v.recommended[0]
-        rows.append((last, f"{name}, step {_int(sub.loc[last, 'step'])} (last{', recommended' if recommended_last else ''})"))
+        if shown is not None:
+            hit = sub.index[sub["source"] == shown[0]]
+            if len(hit) and hit[0] != last:
+                rows.append((hit[0], f"{name}, step {shown[1]} ({why})"))
+        also = f", {why}" if shown is not None and sub.loc[last, "source"] == shown[0] else ""
+        rows.append((last, f"{name}, step {_int(sub.loc[last, 'step'])} (last{also})"))
     return rows
 
 
