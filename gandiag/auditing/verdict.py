@@ -191,7 +191,27 @@ def _source_verdict(row: pd.Series, floor: pd.Series | None) -> Verdict:
 
 
 def verdicts(report: "Report") -> list[Verdict]:
-    """One :class:`Verdict` per run folder and per single source, worst first (then in report order)."""
+    """One :class:`Verdict` per run folder and per single source, worst first (then in report order).
+
+    Parameters
+    ----------
+    report : Report
+        An audit's report (:func:`gandiag.audit`): its ``frame`` and per-run ``findings``.
+
+    Returns
+    -------
+    list of Verdict
+        Sorted by :attr:`Verdict.severity` (:data:`VERDICTS` order); the real-vs-real row has none.
+
+    Examples
+    --------
+    >>> import gandiag
+    >>> ring = gandiag.reference("ring8")
+    >>> point = ring.sample(400, seed=1).numpy() * 0 + [2.0, 0.0]   # every sample on one mode centre
+    >>> report = gandiag.audit([ring.sample(400, seed=2), point], ring, n=400, metrics="modes", progress=False)
+    >>> [v.kind for v in verdicts(report)]
+    ['mode collapse', 'healthy']
+    """
     frame = report.frame
     floor = floor_row(frame)
     out = [_run_verdict(report, run, floor) for run in dict.fromkeys(frame["run"]) if run]
@@ -244,9 +264,24 @@ def _good_side(value: float, floor: float, worse: str) -> bool:
 def within_floor(frame: pd.DataFrame) -> pd.DataFrame:
     """Per row and metric column: is the value within real-vs-real noise (module docstring)?
 
-    Returns a boolean DataFrame with ``frame``'s index and one column per metric that has a
-    direction and a floor value; ``False`` where the row has no value. The floor row itself is
-    ``False``.
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Report rows with a ``source`` column, one row being ``real-vs-real``; metric columns and
+        optionally their ``{metric}_ci_low``/``{metric}_ci_high`` intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Booleans with ``frame``'s index and one column per metric that has a direction (registry
+        ``worse``) and a floor value; ``False`` where the row has no value, and on the floor row.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"source": ["a", "b", "real-vs-real"], "fid": [1.5, 2.0, 1.0],
+    ...                       "fid_ci_low": [1.1, 1.6, 0.8], "fid_ci_high": [1.9, 2.4, 1.2]})
+    >>> within_floor(frame)["fid"].tolist()      # [1.1, 1.9] overlaps [0.8, 1.2]; [1.6, 2.4] does not
+    [True, False, False]
     """
     floor = floor_row(frame)
     out = pd.DataFrame(index=frame.index)
