@@ -11,6 +11,9 @@ import torch
 import gandiag
 from gandiag.errors import GandiagInputError
 from gandiag.modes import FLAG_COLUMNS, FlagThresholds, detect_flags, dropped_modes, mode_metrics
+from gandiag.modes.flags import min_trusted_n
+from gandiag.scoring import Scorer
+from helpers import DEFECTS, DefectGenerator
 
 N = 2500  # the literature's protocol
 
@@ -98,11 +101,37 @@ def test_blurred_samples_raise_low_quality_only():
     ring = gandiag.reference("ring8")
     m = mode_metrics(mixture(ring, N, 6, scale=5.0), ring, seed=99)
     assert m["hq_fraction"] == pytest.approx(1 - np.exp(-9 / 50), abs=0.02)
-    assert m["modes_captured"] == 8 and m["intra_mode_spread"] > 1
+    assert m["modes_captured"] == 8 and m["intra_mode_spread"] > 1.3
     out = detect_flags(m)
     assert (out["mode_dropping"], out["mode_collapse"], out["low_quality"]) == (False, False, True)
     assert out["evidence"] == (f"low_quality: hq_fraction {m['hq_fraction']:.3g} < 0.5 x reference "
-                               f"{m['reference_hq_fraction']:.3g}")
+                               f"{m['reference_hq_fraction']:.3g}, intra_mode_spread {m['intra_mode_spread']:.3g} "
+                               "> 1.3 (modes wider than the reference's)")
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_std_doubled_raises_low_quality_through_max_spread(name):
+    # 68% of the samples stay within 3 reference std (1 - exp(-9/8) = 0.675): hq_fraction alone
+    # would pass; the within-mode std of the high-quality samples (a chi-2 truncated at 1.5 of
+    # the generator's std, against 3 of the reference's) reads about 1.4.
+    ref = gandiag.reference(name)
+    m = mode_metrics(mixture(ref, N, 8, scale=2.0), ref, seed=99)
+    assert m["hq_fraction"] == pytest.approx(1 - np.exp(-9 / 8), abs=0.03)
+    assert 1.33 < m["intra_mode_spread"] < 1.5 and m["spread_wider_pvalue"] < 1e-6
+    out = detect_flags(m)
+    assert (out["mode_dropping"], out["mode_collapse"], out["low_quality"]) == (False, False, True)
+    assert out["evidence"] == f"low_quality: intra_mode_spread {m['intra_mode_spread']:.3g} > 1.3 (modes wider than the reference's)"
+    assert not detect_flags(m, FlagThresholds(max_spread=1.6))["low_quality"]
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_the_five_defects_keep_their_flags(defect):
+    weights, scale, expected = DEFECTS[defect]
+    ring = gandiag.reference("ring8")
+    m = mode_metrics(DefectGenerator(weights, scale)(torch.randn(N, 3, generator=torch.Generator().manual_seed(3))),
+                     ring, seed=99)
+    out = detect_flags(m)
+    assert {f for f in FLAG_COLUMNS[:3] if out[f]} == expected, out["evidence"]
 
 
 def test_samples_entirely_off_the_modes_are_also_missing_modes():
@@ -123,17 +152,61 @@ def test_thresholds_are_configurable():
     assert not detect_flags(piled, FlagThresholds(dominant_share=0.7))["mode_collapse"]
     assert detect_flags(piled, FlagThresholds(starved_ratio=0.5))["mode_dropping"]  # 0.057 < 0.5 x 0.125
     blurred = mode_metrics(mixture(ring, N, 6, scale=5.0), ring, seed=99)
-    assert not detect_flags(blurred, FlagThresholds(hq_ratio=0.1))["low_quality"]
+    assert not detect_flags(blurred, FlagThresholds(hq_ratio=0.1, max_spread=5))["low_quality"]
 
 
-def test_significance_guard_only_matters_for_tiny_expected_counts():
+def test_significance_guard_is_on_and_only_matters_for_tiny_expected_counts():
     """grid25 at n = 50 (2 samples expected per mode): empty modes are chance, not dropping."""
     grid = gandiag.reference("grid25")
     m = mode_metrics(grid.sample(50, seed=0), grid, seed=1)
     assert m["modes_captured"] < 25
-    assert not detect_flags(m, FlagThresholds(significance=0.05))["mode_dropping"]
-    literal = detect_flags(m)  # the contract's rule is the default
-    assert literal["mode_dropping"] and f"{25 - m['modes_captured']} of 25 modes missing" in literal["evidence"]
+    assert FlagThresholds().significance == 0.01 and not detect_flags(m)["mode_dropping"]
+    for off in (None, 0):  # the literal rule, on request
+        literal = detect_flags(m, FlagThresholds(significance=off))
+        assert literal["mode_dropping"] and f"{25 - m['modes_captured']} of 25 modes missing" in literal["evidence"]
+    # at the literature's n the guard changes nothing: five missing modes of ring8 stay missing
+    ring = gandiag.reference("ring8")
+    dropped = mode_metrics(mixture(ring, N, 1, weights_without([2, 3, 5, 6, 7])), ring, seed=99)
+    assert detect_flags(dropped) == detect_flags(dropped, FlagThresholds(significance=None))
+
+
+def test_healthy_ring8_at_n_100_misses_no_mode():
+    # without the guard, 3 of 8 modes of a perfect ring8 sample of 100 can come out "missing"
+    rows = [Scorer("ring8", n=100, seed=s, metrics="modes").floor() for s in range(10)]
+    assert all(row["evidence"] == "" and row["notes"] == "" for row in rows)
+
+
+@pytest.mark.parametrize(("shares", "counted", "expected"), [
+    (np.full(8, 1 / 8), False, 51),    # log(0.01 / 8) / log(7 / 8) = 50.06
+    (np.full(25, 1 / 25), False, 192),  # log(0.01 / 25) / log(24 / 25) = 191.7
+    (np.full(100, 1 / 100), True, 1688),  # 0.5^c <= 1e-4 needs c = 14 = round(0.008 n) bins' samples
+])
+def test_min_trusted_n_is_where_a_missing_mode_becomes_significant(shares, counted, expected):
+    r = 0.8 if counted else 1.0
+    n_min = min_trusted_n(shares, hq_fraction=r, counted=counted)
+    assert n_min == expected
+    m = len(shares)
+
+    def missing_flagged(n):  # mode 0 wholly absent, the others perfect, through dropped_modes itself
+        counts = np.full(m, n / (m - 1))
+        counts[0] = 0
+        metrics = {"mode_shares": counts / n, "reference_shares": shares, "mode_hq_counts": counts,
+                   "mode_counts": counts, "n": n, "reference_hq_fraction": r,
+                   "reference_count": n if counted else float("inf")}
+        return bool(dropped_modes(metrics)[0][0])
+
+    assert missing_flagged(n_min) and not missing_flagged(n_min - 1)
+
+
+def test_spread_flags_wait_for_the_f_test():
+    base = {"mode_shares": np.full(8, 1 / 8), "reference_shares": np.full(8, 1 / 8), "mode_hq_counts": np.full(8, 5),
+            "mode_counts": np.full(8, 5), "n": 40, "hq_fraction": 1.0, "reference_hq_fraction": 1.0}
+    wide = {**base, "intra_mode_spread": 1.5, "spread_wider_pvalue": 0.02, "spread_narrower_pvalue": 0.98}
+    assert not detect_flags(wide)["low_quality"]
+    assert detect_flags(wide, FlagThresholds(significance=0.05))["low_quality"]
+    narrow = {**base, "intra_mode_spread": 0.45, "spread_wider_pvalue": 0.98, "spread_narrower_pvalue": 0.02}
+    assert not detect_flags(narrow)["mode_collapse"]
+    assert detect_flags(narrow, FlagThresholds(significance=None))["mode_collapse"]
 
 
 def test_hand_built_metrics_and_long_mode_lists():
@@ -165,6 +238,8 @@ def test_bad_thresholds_and_incomplete_metrics_are_clear_errors():
         FlagThresholds(min_spread=-1)
     with pytest.raises(GandiagInputError, match="significance"):
         FlagThresholds(significance=1.5)
+    with pytest.raises(GandiagInputError, match="max_spread"):
+        FlagThresholds(max_spread=float("nan"))
     with pytest.raises(GandiagInputError, match="'mode_shares'"):
         detect_flags({"hq_fraction": 1.0})
 

@@ -41,3 +41,55 @@ def test_stored_references_split_one_permutation():
     assert not flat(real) & flat(second)
     with pytest.raises(gandiag.GandiagInputError, match="--n 1000"):
         reference_pair(ref, 1000, 0)
+
+
+# -- a perfect generator raises no flag (docs/contract.md section 6) --------------------------------
+GUARD = 0.01  # FlagThresholds().significance
+
+
+def _flagged(reference, ns, seeds) -> tuple[int, int]:
+    """(real-vs-real rows with any flag, rows) over ``ns`` x ``seeds``, mode metrics only."""
+    rows = [Scorer(reference, n=n, seed=s, metrics="modes").floor() for n in ns for s in seeds]
+    return sum(bool(r["mode_dropping"] or r["mode_collapse"] or r["low_quality"]) for r in rows), len(rows)
+
+
+def test_the_floor_is_clean_for_every_reference(tmp_path):
+    from PIL import Image
+
+    np.save(tmp_path / "ring.npy", gandiag.reference("ring8").sample(1200, seed=11).numpy())
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, image in enumerate(gandiag.reference("digits").sample(420, seed=12).numpy()):
+        Image.fromarray(np.round((image[0] + 1) * 127.5).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    counts = [
+        _flagged("ring8", (16, 100, 300), range(8)),
+        _flagged("grid25", (16, 100, 300), range(8)),
+        _flagged(tmp_path / "ring.npy", (100, 200, 500), range(12)),  # NDB bins of ~10 samples each
+        _flagged(folder, (50, 200), range(4)),
+        _flagged("digits", (50, 200), range(3)),
+        _flagged("stacked-digits", (200,), range(2)),
+    ]
+    flagged, rows = map(sum, zip(*counts))
+    assert rows == 100 and flagged <= GUARD * rows, counts
+
+
+def test_small_n_is_named_in_the_notes():
+    assert "mode_dropping needs --n 51 or more" in Scorer("ring8", n=16, seed=0, metrics="modes").floor()["notes"]
+    assert Scorer("ring8", n=51, seed=0, metrics="modes").floor()["notes"] == ""
+    note = Scorer("grid25", n=100, seed=0, metrics="modes").floor()["notes"]
+    assert note == ("flags not to be trusted at n = 100: a wholly missing typical mode is within chance "
+                    "(significance 0.01 over 25 modes); mode_dropping needs --n 192 or more")
+
+
+def test_ndb_reference_hq_fraction_is_measured_held_out(tmp_path):
+    # bins of ~10 members: on their own members 99% lie within the radius by construction, on a
+    # fresh reference sample far fewer; that fresh share is the reference's hq_fraction.
+    np.save(tmp_path / "ring.npy", gandiag.reference("ring8").sample(800, seed=11).numpy())
+    scorer = Scorer(tmp_path / "ring.npy", n=400, seed=3, metrics="modes")
+    in_sample = scorer.bins.assign_modes(scorer.real)[1].mean()
+    held_out = scorer.bins.assign_modes(scorer._floor_sample)[1].mean()
+    assert in_sample >= 0.99 and held_out < 0.97
+    assert scorer.bins.heldout_hq_fraction == pytest.approx(held_out, abs=1e-12)
+    floor, row = scorer.floor(), scorer(scorer.real)
+    assert floor["hq_fraction"] == pytest.approx(held_out, abs=1e-12)
+    assert row["hq_fraction"] == pytest.approx(in_sample, abs=1e-12) and not row["low_quality"]

@@ -87,10 +87,11 @@ def test_bins_as_modes_catch_collapse_and_blur():
     bins = NDBBins.fit(ring.sample(2500, seed=0), 100, seed=0)
     real = ring.sample(2500, seed=1)
     perfect = mode_metrics(ring.sample(2500, seed=2), bins, reference_sample=real)
-    # 100 bins of ~25 samples: the contract's literal rule calls a bin that a perfect sample
-    # leaves thin by chance "starved"; the opt-in significance guard does not.
-    assert detect_flags(perfect)["mode_dropping"] and not detect_flags(perfect)["mode_collapse"]
-    assert detect_flags(perfect, FlagThresholds(significance=0.05))["evidence"] == ""
+    # 100 bins of ~25 samples: the literal rule (guard off) calls a bin that a perfect sample
+    # leaves thin by chance "starved"; the significance guard, on by default, does not.
+    literal = FlagThresholds(significance=None)
+    assert detect_flags(perfect, literal)["mode_dropping"] and not detect_flags(perfect, literal)["mode_collapse"]
+    assert detect_flags(perfect)["evidence"] == ""
 
     collapsed = np.tile(ring.centres[3].numpy(), (2500, 1))  # one point: one bin holds everything
     out = detect_flags(mode_metrics(collapsed, bins, reference_sample=real))

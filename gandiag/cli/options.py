@@ -105,7 +105,8 @@ def add_scoring_options(parser: argparse.ArgumentParser, *, sources: bool = True
     add_resamples_option(parser, "ci")
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="override a flag threshold, e.g. --threshold min_spread=0.3 (repeatable); "
-                             "names: starved_ratio, min_spread, dominant_share, dominant_reference_max, hq_ratio, significance")
+                             "names: starved_ratio, min_spread, dominant_share, dominant_reference_max, hq_ratio, max_spread, "
+                             "significance (the guard against chance, default 0.01; 0 or none turns it off)")
     setting(parser, "inception_weights", metavar="PATH")
     parser.add_argument("--no-floor", action="store_true", help="skip the real-vs-real row")
     parser.add_argument("--source", default=None, metavar="REF",

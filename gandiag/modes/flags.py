@@ -8,22 +8,34 @@ the number of generated samples, M the number of modes and the thresholds of
 * ``mode_dropping``: some mode k is *missing* (h_k = 0; VEEGAN, Srivastava et al. 2017, and PacGAN,
   Lin et al. 2018, count a mode as captured with one high-quality sample) or *starved*
   (p_k < ``starved_ratio`` [1/4] x q_k).
-  Optional guard against sampling noise (``significance`` [None: off, the contract's literal
-  rule; 0.05 is a sensible choice]): a mode is only
-  counted when a perfect generator would show so little of it with probability under
-  significance / M (one-sided, Bonferroni over the M modes): for a missing mode
-  P(h_k = 0) = (1 - q_k r)^n with r the reference's hq_fraction; for a starved one
+  A guard against sampling noise decides (``significance`` [0.01]; 0 or None turns it off and
+  gives the literal rule): a mode is only counted when a perfect generator would show so little
+  of it with probability under significance / M (one-sided, Bonferroni over the M modes, so a
+  perfect generator raises ``mode_dropping`` in at most a share ``significance`` of rows): for a
+  missing mode P(h_k = 0) = (1 - q_k r)^n with r the reference's hq_fraction; for a starved one
   P(X <= n p_k), X ~ Binomial(n, q_k). Where q was counted on N_r reference samples (NDB bins,
   ``digits``), the exact conditional test of two binomial proportions replaces these (see
-  :func:`_deficit_pvalue`). At the literature's n = 2,500 on ``ring8``/``grid25``
-  (100 or more expected samples per mode) this never changes the verdict; it keeps a mode that a
-  perfect generator would leave empty by chance (``stacked-digits``' 1000 modes at n = 2,500,
-  small NDB bins) from raising the flag. It is off by default because docs/contract.md section 6
-  defines the flag without it: with the literal rule a *perfect* stacked-digits sample of 2,500
-  raises ``mode_dropping`` (about 100 of its 1000 modes are empty by chance).
-* ``mode_collapse``: ``intra_mode_spread`` < ``min_spread`` [0.5], or some mode holds more than
+  :func:`_deficit_pvalue`). At the literature's n = 2,500 on ``ring8``/``grid25`` (100 or more
+  expected samples per mode) the guard never changes the verdict (an empty ``grid25`` mode has
+  probability 0.96^2500 = 1e-44); it keeps a mode that a perfect generator leaves empty or thin
+  by chance (``ring8`` at n = 100, ``stacked-digits``' 1000 modes, NDB bins of ten samples) from
+  raising the flag. 0.01 rather than 0.05: the flag is read without a multiple-testing eye over
+  many checkpoints, and a 1% false-alarm rate per row costs no power where the flag is
+  meaningful. Below :func:`min_trusted_n` samples even a wholly missing typical mode cannot be
+  told from chance; the scorer then says so in the row's ``notes``.
+* ``mode_collapse``: ``intra_mode_spread`` < ``min_spread`` [0.5] (beyond chance: the guard's
+  F-test, as for ``max_spread`` below), or some mode holds more than
   ``dominant_share`` [1/2] of the generated samples while q_k < ``dominant_reference_max`` [1/4].
-* ``low_quality``: ``hq_fraction`` < ``hq_ratio`` [1/2] x the reference's own hq_fraction.
+* ``low_quality``: ``hq_fraction`` < ``hq_ratio`` [1/2] x the reference's own hq_fraction (for NDB
+  bins measured on held-out reference samples, :meth:`gandiag.modes.NDBBins.with_heldout`), or
+  ``intra_mode_spread`` > ``max_spread`` [1.3]: modes wider than the reference's (a blurry
+  generator). The spread is measured on high-quality samples, whose 3-std cut truncates a wide
+  mode, so a within-mode std twice the reference's reads about 1.4; a perfect generator reads
+  1 +- 0.1 from n = 200 on, but at n = 16-100 few high-quality samples per mode put it above 1.3
+  in up to a third of seeds, so the guard applies here too: the spread only counts when the
+  pooled F-test of the within-mode variances (``spread_wider_pvalue`` of
+  :func:`gandiag.modes.mode_metrics`) rejects "no wider" at ``significance`` (ring8 and grid25
+  real-vs-real at n = 16..1000, 40 seeds each: no flag left).
 
 ``evidence`` is one line, ``"; "``-separated, one clause per raised flag naming the numbers, e.g.
 ``mode_dropping: 5 of 8 modes missing (2, 3, 5, 6, 7); mode_collapse: mode 1 holds 0.81 of
@@ -42,7 +54,8 @@ from scipy import stats
 from ..errors import GandiagInputError
 from ..schema import FLAG_COLUMNS, FLAG_NAMES
 
-__all__ = ["FLAG_COLUMNS", "FlagResult", "FlagThresholds", "detect_flags", "dropped_modes", "evaluate_flags"]
+__all__ = ["FLAG_COLUMNS", "FlagResult", "FlagThresholds", "detect_flags", "dropped_modes", "evaluate_flags",
+           "min_trusted_n"]
 
 _LISTED = 8  # modes named in the evidence before "+N more"
 
@@ -56,15 +69,23 @@ class FlagThresholds:
     dominant_share: float = 0.5
     dominant_reference_max: float = 0.25
     hq_ratio: float = 0.5
-    significance: float | None = None
+    max_spread: float = 1.3
+    significance: float | None = 0.01
+
+    @property
+    def guard(self) -> float | None:
+        """The significance guard's level, ``None`` when it is off (``significance`` None or 0)."""
+        return self.significance or None
 
     def __post_init__(self) -> None:
-        for name in ("starved_ratio", "min_spread", "dominant_share", "dominant_reference_max", "hq_ratio"):
+        for name in ("starved_ratio", "min_spread", "dominant_share", "dominant_reference_max", "hq_ratio",
+                     "max_spread"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise GandiagInputError(f"flag threshold {name} must be a non-negative number, got {value!r}")
-        if self.significance is not None and not 0.0 < self.significance < 1.0:
-            raise GandiagInputError(f"flag threshold significance must be in (0, 1) or None, got {self.significance!r}")
+        if self.significance is not None and not 0.0 <= self.significance < 1.0:
+            raise GandiagInputError(f"flag threshold significance must be in [0, 1) (0 or None: guard off), "
+                                    f"got {self.significance!r}")
 
 
 def _vector(metrics: Mapping[str, Any], key: str, length: int | None = None) -> np.ndarray:
@@ -96,8 +117,8 @@ def dropped_modes(
     n = int(metrics.get("n", round(_vector(metrics, "mode_counts", len(shares)).sum())))
     missing = hq == 0
     starved = (shares < thresholds.starved_ratio * ref) & ~missing
-    if thresholds.significance is not None:
-        level = thresholds.significance / len(shares)
+    if thresholds.guard is not None:
+        level = thresholds.guard / len(shares)
         r = float(metrics.get("reference_hq_fraction", 1.0))
         n_ref = float(metrics.get("reference_count", float("inf")))
         missing &= _deficit_pvalue(np.zeros(len(hq)), n, ref * r, n_ref) <= level
@@ -120,6 +141,29 @@ def _deficit_pvalue(observed: np.ndarray, n: int, share: np.ndarray, n_ref: floa
     return stats.binom.cdf(observed, total, n / (n + n_ref))
 
 
+def min_trusted_n(
+    reference_shares: Any, *, hq_fraction: float = 1.0, counted: bool = False, significance: float = 0.01
+) -> int:
+    """The smallest n at which a wholly missing *typical* mode raises ``mode_dropping`` under the guard.
+
+    With M modes, q the median reference share, r the reference's hq_fraction and a = significance / M:
+    exact shares (a mixture's weights): the least n with (1 - q r)^n <= a, i.e.
+    n = ceil(log a / log(1 - q r)); shares counted on a reference sample of the same n (NDB bins,
+    ``digits``): the conditional test sees an empty mode as P = (1/2)^c with c = round(q r n) reference
+    samples in it, so c must reach ceil(log2(1/a)): n = ceil((ceil(log2(1/a)) - 1/2) / (q r)).
+    Below it the flags cannot tell a dropped mode from chance (:func:`dropped_modes`). ``ring8``: 51,
+    ``grid25``: 192 at r = 1 and significance 0.01.
+    """
+    q = np.asarray(reference_shares, dtype=np.float64).reshape(-1)
+    typical = float(np.median(q)) * float(hq_fraction)
+    if not 0.0 < typical < 1.0 or not 0.0 < significance < 1.0:
+        return 1
+    a = significance / len(q)
+    if counted:  # the conditional test sees round(q r n) reference samples: need that many
+        return int(math.ceil((math.ceil(math.log2(1.0 / a)) - 0.5) / typical))
+    return int(math.ceil(math.log(a) / math.log1p(-typical)))
+
+
 def _dropping_clause(metrics: Mapping[str, Any], t: FlagThresholds, label: str) -> str | None:
     missing, starved = dropped_modes(metrics, t)
     if not (missing.any() or starved.any()):
@@ -137,10 +181,17 @@ def _dropping_clause(metrics: Mapping[str, Any], t: FlagThresholds, label: str) 
     return "mode_dropping: " + ", ".join(parts)
 
 
+def _beyond_chance(metrics: Mapping[str, Any], key: str, t: FlagThresholds) -> bool:
+    """Whether the spread test ``key`` rejects chance at the guard's level (always, with the guard
+    off or for hand-built metrics without the p-value)."""
+    p = float(metrics.get(key, 0.0))
+    return t.guard is None or not p > t.guard
+
+
 def _collapse_clause(metrics: Mapping[str, Any], t: FlagThresholds, label: str) -> str | None:
     parts = []
     spread = float(metrics.get("intra_mode_spread", float("nan")))
-    if math.isfinite(spread) and spread < t.min_spread:
+    if math.isfinite(spread) and spread < t.min_spread and _beyond_chance(metrics, "spread_narrower_pvalue", t):
         parts.append(f"intra_mode_spread {spread:.3g} < {t.min_spread:g}")
     shares = _vector(metrics, "mode_shares")
     ref = _vector(metrics, "reference_shares", len(shares))
@@ -154,9 +205,13 @@ def _quality_clause(metrics: Mapping[str, Any], t: FlagThresholds) -> str | None
         if key not in metrics:
             raise GandiagInputError(f"flags need the mode metric {key!r} (from gandiag.modes.mode_metrics)")
     hq, ref_hq = float(metrics["hq_fraction"]), float(metrics["reference_hq_fraction"])
+    parts = []
     if hq < t.hq_ratio * ref_hq:
-        return f"low_quality: hq_fraction {hq:.3g} < {t.hq_ratio:g} x reference {ref_hq:.3g}"
-    return None
+        parts.append(f"hq_fraction {hq:.3g} < {t.hq_ratio:g} x reference {ref_hq:.3g}")
+    spread = float(metrics.get("intra_mode_spread", float("nan")))
+    if math.isfinite(spread) and spread > t.max_spread and _beyond_chance(metrics, "spread_wider_pvalue", t):
+        parts.append(f"intra_mode_spread {spread:.3g} > {t.max_spread:g} (modes wider than the reference's)")
+    return "low_quality: " + ", ".join(parts) if parts else None
 
 
 @dataclass(frozen=True)

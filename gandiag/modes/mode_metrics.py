@@ -31,7 +31,10 @@ them, ``n = sum_k n_k`` and ``M`` the number of modes:
   reference (mixtures, digits, NDB bins) without per-reference corrections. By default the reference
   sample has the same n as the generated one, so both estimates carry the same noise.
 
-The reference sample also gives ``reference_hq_fraction``, the floor for the ``low_quality`` flag.
+The reference sample also gives ``reference_hq_fraction``, the floor for the ``low_quality`` flag,
+except for NDB bins measured on held-out samples (``heldout_hq_fraction``, see
+:meth:`gandiag.modes.NDBBins.with_heldout`): their radii are fitted on the bins' own members, so
+the fitted sample's high-quality share (0.99 by construction) would overstate the reference's.
 """
 
 from __future__ import annotations
@@ -153,6 +156,40 @@ def _reference_shares(assigner: ModeAssigner, ref_modes: np.ndarray, n_modes: in
     return counts / counts.sum(), total
 
 
+def _reference_hq_fraction(assigner: Any, r_hq: np.ndarray) -> float:
+    """The held-out high-quality share where the assigner carries one (NDB bins), else the sample's."""
+    heldout = getattr(assigner, "heldout_hq_fraction", None)
+    return float(r_hq.mean()) if heldout is None else float(heldout)
+
+
+def _spread_pvalues(gen_std: np.ndarray, ref_std: np.ndarray, h_g: np.ndarray, h_r: np.ndarray,
+                    defined: np.ndarray) -> dict[str, float]:
+    """One-sided p-values of "the generated modes are no wider" and "no narrower than the reference's"
+    (a pooled F-test), as ``spread_wider_pvalue`` and ``spread_narrower_pvalue``.
+
+    Over the modes where the spread is defined, with h the high-quality counts and s the
+    within-mode stds: F = [sum (h_g - 1) s_g^2 / sum (h_g - 1)] / [sum (h_r - 1) s_r^2 / sum (h_r - 1)],
+    and with F' ~ F(sum (h_g - 1), sum (h_r - 1)) the p-values P(F' >= F) and P(F' <= F)
+    (``scipy.stats.f``; the variance-ratio test, e.g. Snedecor & Cochran, Statistical Methods,
+    section 6.9). The degrees of freedom count samples, not samples x coordinates, which is
+    conservative when coordinates are correlated (pixels). NaN when no mode is defined. The
+    significance guard of ``low_quality`` (``max_spread``) and ``mode_collapse`` (``min_spread``)
+    reads them (:mod:`gandiag.modes.flags`).
+    """
+    if not defined.any():
+        return {"spread_wider_pvalue": float("nan"), "spread_narrower_pvalue": float("nan")}
+    from scipy import stats
+
+    df_g, df_r = (h_g[defined] - 1.0).sum(), (h_r[defined] - 1.0).sum()
+    var_g = float(((h_g[defined] - 1.0) * gen_std[defined] ** 2).sum() / df_g)
+    var_r = float(((h_r[defined] - 1.0) * ref_std[defined] ** 2).sum() / df_r)
+    if var_r <= 0:
+        return {"spread_wider_pvalue": 0.0 if var_g > 0 else 1.0, "spread_narrower_pvalue": 1.0}
+    ratio = var_g / var_r
+    return {"spread_wider_pvalue": float(stats.f.sf(ratio, df_g, df_r)),
+            "spread_narrower_pvalue": float(stats.f.cdf(ratio, df_g, df_r))}
+
+
 def _flat(x: Any, name: str) -> np.ndarray:
     arr = to_numpy(x, name=name)
     if arr.ndim < 2 or arr.shape[0] == 0:
@@ -200,7 +237,8 @@ def mode_metrics(
     ``modes_total``), ``reference_count`` (the number of reference samples the shares were counted
     on; ``inf`` when they are exact, as a mixture's weights), ``mode_counts`` and
     ``mode_hq_counts`` (int arrays), ``mode_spread`` (per-mode std ratio, NaN where undefined),
-    ``n`` and ``mode_label`` ("mode" or "bin").
+    ``spread_wider_pvalue`` and ``spread_narrower_pvalue`` (the pooled F-test of
+    :func:`_spread_pvalues`), ``n`` and ``mode_label`` ("mode" or "bin").
     """
     n_modes = getattr(reference, "n_modes", None)
     if n_modes is None or not hasattr(reference, "assign_modes"):
@@ -232,6 +270,7 @@ def mode_metrics(
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = np.where(ref_std > 0, gen_std / ref_std, np.nan)
     defined = np.isfinite(spread)
+    ref_hq_counts = mode_histogram(r_modes[r_hq], n_modes)
     return {
         "modes_total": int(n_modes),
         "modes_captured": int(np.count_nonzero(hq_counts)),
@@ -239,13 +278,14 @@ def mode_metrics(
         "mode_kl": mode_kl(counts, ref_shares),
         "effective_modes": effective_modes(counts),
         "intra_mode_spread": float(np.median(spread[defined])) if defined.any() else float("nan"),
-        "reference_hq_fraction": float(r_hq.mean()),
+        "reference_hq_fraction": _reference_hq_fraction(reference, r_hq),
         "mode_shares": counts / counts.sum(),
         "reference_shares": ref_shares,
         "reference_count": ref_total,
         "mode_counts": counts,
         "mode_hq_counts": hq_counts,
         "mode_spread": spread,
+        **_spread_pvalues(gen_std, ref_std, hq_counts, ref_hq_counts, defined),
         "n": int(len(gen)),
         "mode_label": str(getattr(reference, "mode_label", "mode")),
     }

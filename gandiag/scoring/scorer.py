@@ -39,6 +39,7 @@ from ..conditional_loading import TranslationGenerator, as_translation
 from ..generators import Generator, as_generator
 from ..metrics.registry import get_spec, metric_names
 from ..modes import FlagThresholds, NDBBins
+from ..modes.flags import min_trusted_n
 from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
 from ..references import reference as get_reference
 from ..defaults import DEFAULTS, deprecated_alias
@@ -139,8 +140,11 @@ class Scorer:
             if self.n < NDB_MIN_PER_BIN * k:
                 k = max(2, self.n // NDB_MIN_PER_BIN)
                 self.notes.append(f"NDB with k = {k} bins (n = {self.n} < {NDB_MIN_PER_BIN} x {int(ndb_bins)})")
-            self.bins = NDBBins.fit(self.real, k, seed=self.seed)
+            # the floor sample, never fitted on, gives the reference's own hq_fraction (gandiag.modes.ndb)
+            self.bins = NDBBins.fit(self.real, k, seed=self.seed).with_heldout(self._floor_sample)
         self.assigner = ref if ref.has_modes else self.bins
+        if "modes" in self.families:
+            self.notes += [flags_trust_note(self.assigner, self.n, self.thresholds)]
 
     # -- samples -------------------------------------------------------------------------
     def _reference_samples(self) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +237,32 @@ class Scorer:
     def floor(self) -> pd.Series:
         """The real-vs-real row: the metrics of an independent reference sample, a perfect generator's."""
         return self.floor_result().to_series()
+
+
+def flags_trust_note(assigner: Any, n: int, thresholds: FlagThresholds) -> str:
+    """A warning for the row's ``notes`` when ``n`` is under :func:`gandiag.modes.min_trusted_n`, else ``""``.
+
+    Exact shares for a mixture (its weights), shares counted on the same-size reference sample
+    for NDB bins (with their held-out hq_fraction) and for references whose modes come from a
+    classifier (taken as equal).
+    """
+    level = thresholds.guard
+    if level is None:
+        return ""
+    m = int(assigner.n_modes)
+    weights = getattr(assigner, "weights", None)
+    counted = weights is None or getattr(assigner, "counts", None) is not None
+    shares = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=np.float64)
+    r = getattr(assigner, "heldout_hq_fraction", None) or 1.0
+    needed = min_trusted_n(shares, hq_fraction=r, counted=counted, significance=level)
+    if n >= needed:
+        return ""
+    if counted:  # two significant digits, rounded up: the bins' shares vary with the seed
+        step = 10 ** max(0, len(str(needed)) - 2)
+        needed = -(-needed // step) * step
+    label = getattr(assigner, "mode_label", "mode")
+    return (f"flags not to be trusted at n = {n}: a wholly missing typical {label} is within chance "
+            f"(significance {level:g} over {m} {label}s); mode_dropping needs --n {needed} or more")
 
 
 def _np(x: Any) -> np.ndarray:
