@@ -63,7 +63,7 @@ h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bo
 table{border-collapse:collapse;background:#fff;font-size:12.5px}
 th,td{padding:3px 7px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
-.scores th{white-space:nowrap}table.key th{font-size:12px;vertical-align:bottom}
+.scores th{white-space:nowrap}table.key th{font-size:12px;vertical-align:bottom}table.key th,table.key td{padding:3px 5px}table.key td.src{max-width:230px}
 .keywrap{overflow-x:auto}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 td.noise{color:#9aa3ab;background:#f3f4f5}
