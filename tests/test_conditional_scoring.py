@@ -168,3 +168,32 @@ def test_run_findings_name_the_onset_of_conditional_flags():
                           "class_collapse": [False, False, True, True], "class_dropping": [False, True, False, True]})
     onsets = analyze_run(frame).onsets
     assert onsets["condition_ignored"] is None and onsets["class_collapse"] == 200 and onsets["class_dropping"] == 300
+
+
+TRANSLATION_SPECS = [s for s in metric_specs(family="conditional") if s.condition == "translation"]
+
+
+@pytest.fixture(scope="module")
+def translation_rows():
+    half = torch.tensor([[math.cos(math.pi / 16), -math.sin(math.pi / 16)],
+                         [math.sin(math.pi / 16), math.cos(math.pi / 16)]])
+    ring = gandiag.reference("ring8")
+    target = gandiag.references.GaussianMixture("ring8-q", ring.centres @ half.T, ring.std)
+    common = dict(source_reference="ring8", inverse=lambda y: y @ half, true_map=lambda x: x @ half.T,
+                  tolerance=3 * ring.std)
+    good = TranslationGenerator(lambda x: x @ half.T, **common)
+    bad = TranslationGenerator(lambda x: x[torch.arange(len(x)).flip(0)] @ half.T, **common)  # ignores its own x
+    scorer = Scorer(target, n=600, metrics="modes")
+    return scorer.score(good).values, scorer.score(bad).values, scorer.score(bad).values
+
+
+@pytest.mark.parametrize("spec", TRANSLATION_SPECS, ids=lambda s: s.name)
+def test_translation_metrics_are_deterministic_and_point_the_registered_way(spec, translation_rows):
+    good, bad, again = translation_rows
+    assert bad[spec.name] == again[spec.name]
+    if spec.worse == "higher":
+        assert bad[spec.name] > good[spec.name]
+    elif spec.worse == "lower":
+        assert bad[spec.name] < good[spec.name]
+    elif spec.worse == "from1":
+        assert abs(good[spec.name] - 1) < 0.1
