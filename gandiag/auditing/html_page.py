@@ -160,7 +160,8 @@ def _runs_table(report: "Report") -> str:
     ints = integer_columns(runs)
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in runs.columns)
     body = "".join("<tr>" + "".join(
-        f"<td class='num'>{html.escape(short_source(v) if c == 'run' else fmt(v, c in ints))}</td>"
+        (f"<td class='src'>{html.escape(short_source(v))}</td>" if c == "run" else
+         f"<td class='num'>{html.escape(fmt(v, c in ints))}</td>")
         for c, v in row.items()) + "</tr>" for _, row in runs.iterrows())
     return f"<h2>Runs</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
