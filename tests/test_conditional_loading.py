@@ -33,11 +33,11 @@ class FloatLabels(torch.nn.Module):
         return z[:, :2] + y[:, None]
 
 
-def _cli(*args: str) -> SimpleNamespace:
-    """``gandiag ARGS --quiet`` in this process: its exit status and what it wrote to stderr."""
+def _cli(*args: str, quiet: bool = True) -> SimpleNamespace:
+    """``gandiag ARGS [--quiet]`` in this process: its exit status and what it wrote to stderr."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        status = main([*args, "--quiet"])
+        status = main([*args, "--quiet"] if quiet else list(args))
     return SimpleNamespace(returncode=status, stderr=err.getvalue())
 
 
@@ -155,3 +155,12 @@ def test_the_command_line_scores_a_translation_program(tmp_path):
     done = _cli("score", str(tmp_path / "g.pt2"), "--reference", str(tmp_path / "target.npy"), "--n", "400",
                 "--inverse", str(tmp_path / "f.pt2"))
     assert done.returncode == 2 and "--source" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_gandiag_sample_draws_one_class(program, tmp_path):
+    out = tmp_path / "three.npy"
+    done = _cli("sample", str(program), "--n", "50", "--labels", "3", "--out", str(out), quiet=False)
+    assert done.returncode == 0, done.stderr
+    assert (gandiag.reference("ring8").assign_modes(np.load(out))[0] == 3).all()
+    done = _cli("sample", str(program), "--n", "50", "--labels", "8", "--out", str(out), quiet=False)
+    assert done.returncode == 2 and "classes 0 to 7" in done.stderr and len(done.stderr.strip().splitlines()) == 1

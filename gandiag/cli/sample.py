@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--reference", default=None, help="check the sample shape against this reference")
     p.add_argument("--out", required=True, help="output .npy file")
+    p.add_argument("--labels", type=int, default=None, metavar="C",
+                   help="class-conditional generators: draw class C only (default: classes drawn uniformly)")
     add_threads_option(p)
     add_latent_options(p)
     p.set_defaults(func=run)
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     gen = load_generator(args.source, reference=args.reference, **latent_kwargs(args))
     if isinstance(gen, Run):
         gen = gen.load(len(gen) - 1)
-    x = gen.sample(args.n, seed=args.seed).numpy()  # checked: finite, rank 2 or 4, images in [-1, 1]
+    options = {} if args.labels is None else {"labels": args.labels}  # out of range: one line, exit 2
+    x = gen.sample(args.n, seed=args.seed, **options).numpy()  # checked: finite, rank 2 or 4, images in [-1, 1]
     try:
         with atomic_path(out) as tmp:
             with open(tmp, "wb") as fh:
