@@ -131,6 +131,10 @@ def test_cards_give_the_right_verdict_worst_first(report_dir, page):
     assert "since step 300" in collapse and "holds" in collapse  # piled from the third checkpoint
     assert "since step 400" in verdicts[str(root / "diverging")]["text"]
     assert "NaN or infinite" in verdicts[str(root / "diverging")]["text"]
+    report, _ = report_dir
+    first = report.summary_text().splitlines()[:3]  # the command line prints the verdicts first, too
+    assert [line.split("**")[1] for line in first] == ["diverging", "collapsing", "healthy"]
+    assert first[1].startswith("- verdict **collapsing**: mode collapse since step 300")
 
 
 def _recommended_by_hand(frame: pd.DataFrame, run: str) -> int:

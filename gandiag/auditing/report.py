@@ -117,9 +117,24 @@ class Report:
                             if raised else "no flags (as a perfect generator should)"))
         return lines
 
-    def summary_text(self) -> str:
-        """:meth:`summary_lines` as a Markdown list (run findings indented under their run)."""
-        return "\n".join(line if line.startswith("  ") else f"- {line}" for line in self.summary_lines())
+    def verdict_lines(self) -> list[str]:
+        """One line per run or source, worst first: the verdict, since when, the evidence, the recommendation."""
+        lines = []
+        for v in verdicts(self):
+            since = "" if v.since is None else f" since step {v.since}"
+            line = f"verdict **{Path(v.subject).name or v.subject}**: {v.kind}{since} ({v.evidence})"
+            if v.is_run:
+                best = f"; best {v.metric}: step {v.best[1]}" if v.best is not None else ""
+                line += ("; recommended checkpoint: " + (f"step {v.recommended[1]}" if v.recommended is not None
+                                                         else f"none (every checkpoint raises a flag{best})"))
+            lines.append(line)
+        return lines
+
+    def summary_text(self, verdicts: bool = True) -> str:
+        """The verdicts (:meth:`verdict_lines`, unless ``verdicts=False``), then :meth:`summary_lines`, as a
+        Markdown list (run findings indented under their run)."""
+        lines = (self.verdict_lines() if verdicts else []) + self.summary_lines()
+        return "\n".join(line if line.startswith("  ") else f"- {line}" for line in lines)
 
     def _header(self) -> str:
         s = self.settings
@@ -177,7 +192,7 @@ class Report:
                       "score at this n.", "", self._marked_table(view, ["checkpoint", *key])]
         if plots:
             parts += ["", "## Plots", ""] + [f"![{name.removesuffix('.png')}]({name})" for name in plots]
-        parts += ["", "## Findings", "", self.summary_text()]
+        parts += ["", "## Findings", "", self.summary_text(verdicts=False)]
         runs = self.runs_frame()
         if len(runs):
             parts += ["", "## Runs", "", markdown_table(runs)]
