@@ -197,3 +197,12 @@ def test_translation_metrics_are_deterministic_and_point_the_registered_way(spec
         assert bad[spec.name] < good[spec.name]
     elif spec.worse == "from1":
         assert abs(good[spec.name] - 1) < 0.1
+
+
+def test_an_audit_of_a_conditional_generator_has_the_conditional_floor():
+    report = gandiag.audit([ToyConditional("ring8", "shifted")], "ring8", n=400, metrics="modes")
+    frame = report.frame.set_index("source")
+    assert frame.loc["real-vs-real", "label_accuracy"] == 1.0 and frame.loc["<ToyConditional>", "label_accuracy"] == 0
+    assert frame.loc["real-vs-real", "condition_ignored"] == False  # noqa: E712 (a numpy or Python bool)
+    plain = gandiag.audit([gandiag.reference("ring8").sample(400, seed=4)], "ring8", n=400, metrics="modes").frame
+    assert "label_accuracy" not in plain.columns

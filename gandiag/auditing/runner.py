@@ -197,10 +197,20 @@ def audit(
                 client = stack.enter_context(distributed.open_client(workers=workers, quiet=not progress))
             rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client)
         if floor:
-            rows.append(_scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), ""))
+            rows.append(_floor_row(scorer, rows, kept))
         settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
                                                         "scored": kept.stored}}
     return build_report(rows, scorer, run_thresholds, **settings)
+
+
+def _floor_row(scorer: Scorer, rows: list[_Row], kept: ResultStore | None) -> _Row:
+    """The real-vs-real row; with the class-conditional columns when a scored row has them (the second
+    reference sample, each sample requested as its true class: not kept in the store)."""
+    if any("label_accuracy" in r.series.index for r in rows):
+        from ..scoring.conditional_runner import conditional_floor_result
+
+        return _scored(conditional_floor_result(scorer), "")
+    return _scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), "")
 
 
 def _cached(kept: ResultStore | None, source: str, run: str, step: int | None, compute: Any) -> ScoreResult:
