@@ -63,6 +63,9 @@ def test_without_n_classes_the_reference_gives_the_classes(tmp_path):
     assert gen.n_classes is None and gen.needs_classes
     row = gandiag.score(gen, "ring8", n=400, metrics="modes")
     assert row["label_accuracy"] == 0.0 and row["label_mi"] > 2.0 and not row["condition_ignored"]
+    np.save(tmp_path / "plain.npy", gandiag.reference("ring8").sample(500).numpy())
+    with pytest.raises(SourceError, match="without n_classes"):
+        gandiag.score(gandiag.load_generator(path), str(tmp_path / "plain.npy"), n=100, metrics="modes")
 
 
 def test_a_float_label_input_is_refused_in_one_line(tmp_path):

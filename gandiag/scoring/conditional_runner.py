@@ -74,8 +74,12 @@ def draw_conditional(scorer: "Scorer", gen: Any) -> tuple[np.ndarray, ClassCondi
         if gen.true_map is not None and gen.tolerance is not None:
             cond.update(expected=_np(gen.true_map(x)), tolerance=float(gen.tolerance))
         return fake, TranslationCondition(**cond)
-    if getattr(gen, "needs_classes", False) and scorer.reference.n_modes:
-        gen.n_classes = int(scorer.reference.n_modes)  # a two-input program without n_classes: the reference's
+    if getattr(gen, "needs_classes", False):  # a two-input program without n_classes: the reference's
+        if not scorer.reference.n_modes:
+            raise SourceError(gen.source, f"a class-conditional program without n_classes, and reference "
+                              f"{scorer.reference.name!r} has no classes to take the count from",
+                              hint='save it with torch.export.save(..., extra_files={"n_classes": "K"})')
+        gen.n_classes = int(scorer.reference.n_modes)
         gen.needs_classes = False
     k = n_classes_of(gen)
     if k is None:
