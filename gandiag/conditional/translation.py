@@ -78,6 +78,24 @@ def input_dependence(x: Any, y: Any, *, n_permutations: int = 199, max_points: i
                      seed: int = 0) -> tuple[float, float]:
     """``(dCor(x, G(x)), permutation p-value)`` on at most ``max_points`` seeded pairs.
 
+    Parameters
+    ----------
+    x, y : array_like, shape (n, ...)
+        The inputs x_i and outputs G(x_i), row i of one paired with row i of the other (vectors or
+        images, flattened).
+    n_permutations : int, default 199
+        B; the smallest possible p-value is 1 / (B + 1).
+    max_points : int, default 500
+        Pairs used (a seeded subset beyond it): the test holds two n x n distance matrices.
+    seed : int, default 0
+        Seed of the subset and of the permutations.
+
+    Returns
+    -------
+    (float, float)
+        The distance correlation in [0, 1] and the permutation p-value; ``(0.0, 1.0)`` when either
+        side is constant.
+
     Examples
     --------
     >>> x = np.random.default_rng(0).normal(size=(300, 2))
@@ -143,6 +161,18 @@ def _cycle(x: np.ndarray, back: np.ndarray) -> float:
 
 def cycle_error(source: Any, source_cycled: Any, target: Any | None = None, target_cycled: Any | None = None) -> float:
     """mean ||F(G(x)) - x|| / E||x - x'||, averaged with the y -> G(F(y)) direction when given.
+
+    Parameters
+    ----------
+    source, source_cycled : array_like, shape (n, ...)
+        x and F(G(x)), row by row.
+    target, target_cycled : array_like, shape (m, ...), optional
+        y and G(F(y)) for the other direction (both or neither).
+
+    Returns
+    -------
+    float
+        0 for a true inverse pair; about 1 when the cycle returns an unrelated sample.
 
     Examples
     --------
