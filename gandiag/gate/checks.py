@@ -11,11 +11,14 @@ this order, each named ``KIND:NAME``:
   used. A NaN value (metric not computable, e.g. ``intra_mode_spread`` with no captured mode)
   fails.
 * ``flag:F`` passes when flag F is false; a failure quotes the flag's evidence.
-* ``baseline:M``, the **baseline rule**, for each metric with a ``margin``. It compares the two
-  95% intervals (``resamples`` half-size subsamples of each side; FID by bootstrap), not the
-  full-n values: an interval describes the metric at half the sample size, and for metrics
-  biased by finite n (transport distances, ``modes_captured``) the full-n value can lie outside
-  its own interval, so intervals are compared with intervals. Put each interval on a scale
+* ``baseline:M``, the **baseline rule**, for each metric with a ``margin``, and only for metrics
+  whose interval the calibration benchmark found trustworthy
+  (:attr:`gandiag.metrics.registry.MetricSpec.trusted_interval`: 95% intervals holding the
+  value at full n at least 90% of the time, ``reports/calibration.md``; a margin on another
+  metric is a configuration error naming it). It compares the two 95% intervals (``resamples``
+  half-size subsamples of each side, FID by bootstrap, each centred on the full-n value with
+  the resamples' spread carried to full n: :mod:`gandiag.metrics.intervals`), so the
+  candidate must be worse by more than both noises. Put each interval on a scale
   where larger is worse (:data:`gandiag.gate.config.WORSE`), as (best, worst) ends:
   [low, high] -> (low, high) where higher is worse, (-high, -low) where lower is worse, and for
   ``intra_mode_spread`` the distance |v - 1|: (0 if the interval holds 1, else the nearer end's

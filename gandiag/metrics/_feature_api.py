@@ -20,7 +20,7 @@ from ..errors import GandiagInputError
 from ..schema import FEATURE_COLUMNS
 from .fid import fid
 from .frechet import frechet_distance
-from .intervals import _quantiles, bootstrap_interval, subsample_interval
+from .intervals import bootstrap_interval, resample_interval, subsample_interval
 from .kid import kid
 from .prdc import prdc
 
@@ -152,12 +152,16 @@ def feature_intervals(
     wanted = [c for c in PRDC_COLUMNS if c in columns]
     if wanted:
         values: list[dict[str, float]] = []
+        full = prdc(real, fake, **(prdc_options or {}))
 
         def record(r: Any, f: Any) -> float:
             values.append(prdc(r, f, **(prdc_options or {})))
             return values[-1][wanted[0]]
 
-        out[wanted[0]] = subsample_interval(record, real, fake, repeats=repeats, fraction=fraction, **common)
-        for column in wanted[1:]:
-            out[column] = _quantiles([v[column] for v in values], level)
+        out[wanted[0]] = subsample_interval(record, real, fake, repeats=repeats, fraction=fraction,
+                                            estimate=full[wanted[0]], **common)
+        share = min(max(2, round(fraction * len(real))) / len(real), max(2, round(fraction * len(fake))) / len(fake))
+        for column in wanted[1:]:  # centred as gandiag.metrics.intervals documents
+            out[column] = resample_interval([v[column] for v in values], full[column], level=level,
+                                            fraction=share if share < 1.0 else fraction)
     return out

@@ -157,11 +157,13 @@ def _register_all(specs: Iterable[MetricSpec]) -> None:
 _V = frozenset({"vectors"})
 _register_all([
     # divergences: one classifier gives js, c2st_accuracy, c2st_pvalue; exact transport w1, w2
-    MetricSpec("js", "divergences", "higher", "subsample", "JS, classifier (nats)"),
+    # js: a held-out bound clipped at 0, neither smooth nor normal near equal distributions: its
+    # interval held the full-n value in 12 of 15 seeds (reports/calibration.md), so no baseline margin
+    MetricSpec("js", "divergences", "higher", "subsample", "JS, classifier (nats)", interval_trusted=False),
     MetricSpec("c2st_accuracy", "divergences", "higher", "none", "C2ST accuracy"),
     MetricSpec("c2st_pvalue", "divergences", "lower", "none", "C2ST p-value"),
     MetricSpec("js_density", "divergences", "higher", "subsample", "JS, KDE (nats)", default=False, data=_V,
-               max_dim=3),
+               max_dim=3, interval_trusted=False),  # not in the calibration benchmark (not a default metric)
     MetricSpec("w1", "divergences", "higher", "subsample", "W1"),
     MetricSpec("w2", "divergences", "higher", "subsample", "W2"),
     MetricSpec("sliced_w", "divergences", "higher", "subsample", "sliced W2"),

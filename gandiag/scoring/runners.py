@@ -20,7 +20,7 @@ import numpy as np
 from ..metrics import fid, kid, prdc
 from ..metrics._feature_api import feature_intervals
 from ..metrics.c2st_knn import MAX_DIM as KNN_MAX_DIM
-from ..metrics.intervals import _quantiles
+from ..metrics.intervals import resample_interval
 from ..metrics.registry import FAMILY_NAMES, get_spec, metric_names
 from ..modes import ModeDetails, evaluate_flags, mode_metrics, ndb_test
 from ..schema import DIVERGENCE_COLUMNS, FEATURE_COLUMNS, MODE_COLUMNS, NDB_COLUMNS, interval_columns
@@ -125,11 +125,11 @@ class Modes(FamilyRunner):
         details["modes"] = ModeDetails.from_metrics(mm)
         row.update(details["flags"].as_columns())
         if scorer.resamples:
-            self._intervals(scorer, fake, wanted, row)
+            self._intervals(scorer, fake, wanted, row, mm)
         return []
 
-    def _intervals(self, scorer, fake, wanted, row):
-        """Subsample intervals: half of each set, ``resamples`` times, seeded."""
+    def _intervals(self, scorer, fake, wanted, row, full):
+        """Subsample intervals: half of each set, ``resamples`` times, seeded, centred on the full-n values."""
         rng = np.random.default_rng(scorer.seed)
         half = max(2, scorer.n // 2)
         values = []
@@ -139,7 +139,8 @@ class Modes(FamilyRunner):
             values.append(mode_metrics(f, scorer.assigner, r, seed=scorer.seed))
         for name in self.columns:
             if name in wanted and get_spec(name).has_interval:
-                row.update(zip(interval_columns(name), _quantiles([v[name] for v in values], 0.95)))
+                row.update(zip(interval_columns(name), resample_interval(
+                    [v[name] for v in values], full[name], level=0.95, fraction=half / len(fake))))
 
 
 class NDB(FamilyRunner):

@@ -18,9 +18,10 @@ bins) -- and scores generators or sample arrays against it, one row each
 * with ``resamples > 0``, ``{metric}_ci_low``/``_ci_high`` from ``resamples`` subsamples of half of
   each set (FID: ``resamples`` bootstrap resamples), as :mod:`gandiag.metrics.intervals` documents.
 
-A subsample interval describes the metric at *half* the sample size; metrics biased by finite n
-(FID, KID's variance, transport distances, ``modes_captured``) sit a little higher or lower there,
-so an interval need not contain the full-size value. Compare intervals with intervals.
+Each interval is centred on the full-n value, with the resamples' spread carried to full n
+(:mod:`gandiag.metrics.intervals`), so metrics biased by finite n (FID, transport distances,
+``modes_captured``), which read higher or lower at half n, still bracket their full-n value;
+``benchmarks/bench_calibration.py`` measures how often (reports/calibration.md).
 """
 
 from __future__ import annotations
