@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 import gandiag
-from gandiag.auditing.verdict import VERDICTS, within_floor
+from gandiag.auditing.verdict import VERDICTS, verdicts, within_floor
 from gandiag.schema import FLAG_NAMES
 
 N = 400
@@ -120,17 +120,17 @@ def page(report_dir):
 
 def test_cards_give_the_right_verdict_worst_first(report_dir, page):
     _, root = report_dir
-    verdicts = {c["subject"]: c for c in page.cards}
-    assert set(verdicts) == {str(root / n) for n in ("healthy", "collapsing", "diverging")}
-    assert verdicts[str(root / "collapsing")]["verdict"] == "mode collapse"
-    assert verdicts[str(root / "healthy")]["verdict"] == "healthy"
-    assert verdicts[str(root / "diverging")]["verdict"] == "diverged"
+    cards = {c["subject"]: c for c in page.cards}
+    assert set(cards) == {str(root / n) for n in ("healthy", "collapsing", "diverging")}
+    assert cards[str(root / "collapsing")]["verdict"] == "mode collapse"
+    assert cards[str(root / "healthy")]["verdict"] == "healthy"
+    assert cards[str(root / "diverging")]["verdict"] == "diverged"
     order = [VERDICTS.index(c["verdict"]) for c in page.cards]
     assert order == sorted(order)  # worst first
-    collapse = verdicts[str(root / "collapsing")]["text"]
+    collapse = cards[str(root / "collapsing")]["text"]
     assert "since step 300" in collapse and "holds" in collapse  # piled from the third checkpoint
-    assert "since step 400" in verdicts[str(root / "diverging")]["text"]
-    assert "NaN or infinite" in verdicts[str(root / "diverging")]["text"]
+    assert "since step 400" in cards[str(root / "diverging")]["text"]
+    assert "NaN or infinite" in cards[str(root / "diverging")]["text"]
     report, _ = report_dir
     first = report.summary_text().splitlines()[:3]  # the command line prints the verdicts first, too
     assert [line.split("**")[1] for line in first] == ["diverging", "collapsing", "healthy"]
@@ -178,6 +178,12 @@ def test_values_within_the_floor_are_greyed_and_marked(report_dir, page):
     head = md[: md.index("## Findings")]
     assert head.index("## Verdict") < head.index("**mode collapse**") < head.index("**healthy**")
     assert "≈8" in head
+
+
+def test_no_flags_computed_is_not_judged_healthy():
+    ring = gandiag.reference("ring8")
+    report = gandiag.audit([ring.sample(300, seed=3)], ring, n=300, metrics="w1", progress=False)
+    assert [v.kind for v in verdicts(report)] == ["not judged"]  # w1 alone raises no flag: nothing to judge
 
 
 def test_within_floor_rule_by_hand():

@@ -58,7 +58,7 @@ h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bo
 .card .rec{font-size:13.5px;background:#f1f4f7;border-radius:4px;padding:4px 8px}
 .card details{font-size:12px;color:#4a5560;margin-top:3px}.card ul{font-size:12.5px;margin:6px 0 0;padding-left:18px}
 .v-diverged,.v-failed{--c:#6a1b9a}.v-mode-collapse{--c:#c62828}.v-mode-dropping{--c:#e65100}
-.v-low-quality{--c:#a07000}.v-healthy{--c:#2e7d32}
+.v-low-quality{--c:#a07000}.v-not-judged{--c:#6b7580}.v-healthy{--c:#2e7d32}
 .floornote{font-size:13px;color:#4a5560;margin:8px 0 0}
 table{border-collapse:collapse;background:#fff;font-size:12.5px}
 th,td{padding:3px 7px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}

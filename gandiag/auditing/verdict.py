@@ -8,6 +8,8 @@
   at the last scored checkpoint of the run (the other raised flags are named in the evidence), except
   that for a generator with no high-quality sample at all (``modes_captured`` = 0) ``low quality``
   comes before ``mode dropping``: every mode is "missing" only because nothing looks like the data;
+* ``not judged`` - the flags were not computed (the mode metrics were not selected: ``--metrics``
+  without ``modes``);
 * ``healthy`` - no flag at the last checkpoint.
 
 A run's verdict is its state at the end of training; ``since`` is the step from which that state
@@ -47,7 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["VERDICTS", "Verdict", "floor_row", "key_rows", "within_floor", "verdicts"]
 
 #: Verdicts, worst first.
-VERDICTS: tuple[str, ...] = ("diverged", "failed", "mode collapse", "mode dropping", "low quality", "healthy")
+VERDICTS: tuple[str, ...] = ("diverged", "failed", "mode collapse", "mode dropping", "low quality", "not judged",
+                             "healthy")
 #: Flag -> verdict, in the order the worst raised flag is chosen.
 FLAG_VERDICT: dict[str, str] = {"mode_collapse": "mode collapse", "mode_dropping": "mode dropping",
                                 "low_quality": "low quality"}
@@ -73,7 +76,7 @@ class Verdict:
 
     @property
     def severity(self) -> int:
-        """0 for the worst verdict (``diverged``) up to 5 (``healthy``)."""
+        """0 for the worst verdict (``diverged``) up to 6 (``healthy``)."""
         return VERDICTS.index(self.kind)
 
 
@@ -82,6 +85,10 @@ def _int(value: Any) -> Any:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return int(value)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _raised(row: pd.Series, flag: str) -> bool:
@@ -133,6 +140,8 @@ def _healthy_evidence(row: pd.Series, floor: pd.Series | None) -> str:
 
 def _flag_verdict(row: pd.Series, floor: pd.Series | None) -> tuple[str, str]:
     """(verdict, evidence) of one scored row."""
+    if all(_missing(row.get(f)) for f in FLAG_NAMES):
+        return "not judged", "no flag computed: the mode metrics were not selected (add modes to --metrics)"
     raised = [f for f in FLAG_VERDICT if _raised(row, f)]
     if not raised:
         return "healthy", _healthy_evidence(row, floor)
@@ -170,7 +179,9 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
         return Verdict(kind=kind, since=since, evidence=f"from step {since} {what}{good}", **common, **rec)
     last = scored.iloc[-1]
     kind, evidence = _flag_verdict(last, floor)
-    if kind == "healthy":
+    if kind == "not judged":
+        since = None
+    elif kind == "healthy":
         clean = np.array([not any(_raised(r, f) for f in FLAG_NAMES) for _, r in scored.iterrows()])
         since = _final_stretch(scored, clean)
     else:
