@@ -167,3 +167,16 @@ def test_gandiag_sample_draws_one_class(program, tmp_path):
     assert (gandiag.reference("ring8").assign_modes(np.load(out))[0] == 3).all()
     done = _cli("sample", str(program), "--n", "50", "--labels", "8", "--out", str(out), quiet=False)
     assert done.returncode == 2 and "classes 0 to 7" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_conditional_thresholds_on_the_command_line(program, tmp_path):
+    out = tmp_path / "row.csv"
+    base = ("score", str(program), "--reference", "ring8", "--n", "400", "--metrics", "modes", "--out", str(out))
+    # a min_spread above every class's spread: every class reads as collapsed
+    assert _cli(*base, "--threshold", "conditional.min_spread=2").returncode == 0
+    import pandas as pd
+
+    row = pd.read_csv(out).iloc[0]
+    assert row["class_collapse"] and "class 0" in row["evidence"]
+    done = _cli(*base, "--threshold", "conditional.min_sprad=2")
+    assert done.returncode == 2 and "conditional.min_spread" in done.stderr

@@ -131,13 +131,45 @@ def thresholds(pairs: list[str]) -> "FlagThresholds":
     for pair in pairs:
         name, sep, text = pair.partition("=")
         name = name.strip()
+        if sep and name.startswith(CONDITIONAL_PREFIX):
+            continue  # conditional_thresholds() reads these
         if not sep or name not in known:
-            raise GandiagInputError(f"--threshold {pair!r}: use NAME=VALUE with NAME one of {', '.join(sorted(known))}")
+            raise GandiagInputError(f"--threshold {pair!r}: use NAME=VALUE with NAME one of {', '.join(sorted(known))} "
+                                    f"or, for conditional generators, {CONDITIONAL_PREFIX}NAME")
         try:
             values[name] = None if text.strip().lower() == "none" else float(text)
         except ValueError:
             raise GandiagInputError(f"--threshold {pair!r}: {text!r} is not a number") from None
     return FlagThresholds(**values)
+
+
+CONDITIONAL_PREFIX = "conditional."
+
+
+def conditional_thresholds(pairs: list[str]) -> dict:
+    """``--threshold conditional.NAME=VALUE`` options as ``{"conditional_thresholds": ConditionalThresholds}``
+    (empty when none is given), for the scorer."""
+    from dataclasses import fields
+
+    from ..conditional import ConditionalThresholds
+    from ..errors import GandiagInputError
+
+    known = {f.name for f in fields(ConditionalThresholds)}
+    values: dict[str, float] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        name = name.strip()
+        if not name.startswith(CONDITIONAL_PREFIX):
+            continue
+        key = name[len(CONDITIONAL_PREFIX):]
+        if key not in known:
+            raise GandiagInputError(f"--threshold {pair!r}: conditional thresholds are "
+                                    f"{', '.join(CONDITIONAL_PREFIX + k for k in sorted(known))}")
+        try:
+            values[key] = float(text)
+        except ValueError:
+            raise GandiagInputError(f"--threshold {pair!r}: {text!r} is not a number") from None
+    return {"conditional_thresholds": ConditionalThresholds(**values)} if values else {}
 
 
 def run_audit(args: argparse.Namespace, **extra: Any):
@@ -146,7 +178,8 @@ def run_audit(args: argparse.Namespace, **extra: Any):
 
     return audit(args.sources, args.reference, n=args.n, seed=args.seed, metrics=args.metrics, resamples=resamples(args),
                  thresholds=thresholds(args.threshold), inception_weights=args.inception_weights,
-                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args), **translation(args), **extra)
+                 floor=not args.no_floor, progress=not args.quiet, **latent_kwargs(args), **translation(args),
+                 **conditional_thresholds(args.threshold), **extra)
 
 
 def translation(args: argparse.Namespace) -> dict:

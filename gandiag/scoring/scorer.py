@@ -87,7 +87,8 @@ class Scorer:
     features (reference sample and floor sample) are cached by content; default none. ``source``
     (a reference) and ``inverse`` (a network, callable or path): every generator scored is a
     translation generator G: X -> Y applied to samples of ``source``, with inverse F
-    (:mod:`gandiag.scoring.conditional_runner`).
+    (:mod:`gandiag.scoring.conditional_runner`). ``conditional_thresholds``: the conditional flags'
+    thresholds (:class:`gandiag.conditional.ConditionalThresholds`).
     """
 
     def __init__(
@@ -108,10 +109,12 @@ class Scorer:
         feature_cache: Any = None,
         source: str | Reference | None = None,
         inverse: Any = None,
+        conditional_thresholds: Any = None,
     ) -> None:
         self.reference = get_reference(reference)
         self.source_reference = None if source is None else get_reference(source)
         self.inverse = inverse
+        self.conditional_thresholds = conditional_thresholds  # None: gandiag.conditional.ConditionalThresholds()
         ref = self.reference
         self.n = default_n(ref) if n is None else _check_int("n", n, 16)
         self.seed = _check_int("seed", seed, 0)
