@@ -139,8 +139,8 @@ def plot_metric_axes(frame: pd.DataFrame, metric: str, ax: "Axes", *, colors: di
         low, high = interval_columns(metric)
         if low in part and part[low].notna().any():
             lows, highs = part[low].to_numpy(dtype=float), part[high].to_numpy(dtype=float)
-            ax.fill_between(step, lows, highs, color=line.get_color(), alpha=0.15, lw=0)
-            seen += lows.tolist() + highs.tolist()
+            ax.fill_between(step, lows, highs, color=line.get_color(), alpha=0.15, lw=0)  # not in ``seen``: the
+            # scale follows the values (an interval's low end may cross 0 where the values never do)
         mark = (marks or {}).get(name)
         if mark is not None and (step == mark).any():
             ax.plot([mark], values[step == mark][:1], "*", ms=13, color=line.get_color(), mec="k", mew=0.6, zorder=5)
