@@ -32,6 +32,7 @@ def _report() -> Report:
                                   ("runs/b", [0.01, 0.8, 2.07], [0.7, 1.2, 2.4], [False, True, True])):
         for step, k, w, c in zip((0, 500, 1000), kl, w1, collapse):
             rows.append({"source": f"{run}/step-{step:07d}.pt", "step": step, "mode_kl": k, "w1": w,
+                         "mode_kl_ci_low": k - 0.01, "mode_kl_ci_high": k + 0.01,  # a low end below 0
                          "modes_captured": 8.0 if not c else 1.0, "mode_dropping": c, "mode_collapse": c,
                          "low_quality": False, "evidence": "mode_collapse: x" if c else "", "run": run, "error": ""})
     rows.append({"source": "real-vs-real", "step": None, "mode_kl": 0.002, "w1": 0.8, "modes_captured": 8.0,
@@ -93,7 +94,7 @@ def test_metrics_figure_labels_log_axes_and_floor_band():
     by_title = {ax.get_title(): ax for ax in axes}
     assert set(by_title) == {"modes captured", "mode KL (nats)", "W1"}
     assert all(ax.get_ylabel() and ax.get_xlabel().startswith("training step") for ax in axes)
-    assert by_title["mode KL (nats)"].get_yscale() == "log"  # 0.0004 .. 2.07
+    assert by_title["mode KL (nats)"].get_yscale() == "log"  # values 0.0004 .. 2.07, though intervals cross 0
     assert by_title["W1"].get_yscale() == "linear"
     band = [p for p in by_title["W1"].patches if p.get_label() == "within real-vs-real noise"]
     assert len(band) == 1
