@@ -175,7 +175,7 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
         since = _final_stretch(rows, errors)
         good = f" (last scored checkpoint: step {_int(scored['step'].iloc[-1])})" if len(scored) else ""
         what = "the generator produces NaN or infinite samples" if kind == "diverged" else \
-            f"every checkpoint fails: {last['error']}"
+            f"on the checkpoints cannot be scored ({last['error']})"
         return Verdict(kind=kind, since=since, evidence=f"from step {since} {what}{good}", **common, **rec)
     last = scored.iloc[-1]
     kind, evidence = _flag_verdict(last, floor)
