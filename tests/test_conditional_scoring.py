@@ -206,3 +206,12 @@ def test_an_audit_of_a_conditional_generator_has_the_conditional_floor():
     assert frame.loc["real-vs-real", "condition_ignored"] == False  # noqa: E712 (a numpy or Python bool)
     plain = gandiag.audit([gandiag.reference("ring8").sample(400, seed=4)], "ring8", n=400, metrics="modes").frame
     assert "label_accuracy" not in plain.columns
+
+
+def test_the_gate_reads_conditional_thresholds():
+    config = parse_config({"reference": "ring8", "flags": ["class_collapse"],
+                           "conditional_thresholds": {"min_spread": 2.0}}, where="gate.toml")
+    assert config.conditional_thresholds.min_spread == 2.0
+    with pytest.raises(GandiagInputError, match="conditional_thresholds.min_sprad"):
+        parse_config({"reference": "ring8", "flags": ["class_collapse"],
+                      "conditional_thresholds": {"min_sprad": 2.0}}, where="gate.toml")

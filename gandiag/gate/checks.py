@@ -308,7 +308,8 @@ def run_gate(source: str | Path, config: GateConfig, baseline: str | Path | None
                 if baseline is not None else None)
     try:
         scorer = Scorer(config.reference, n=config.n, seed=config.seed, metrics=list(config.scored_metrics),
-                        resamples=config.resamples, thresholds=config.thresholds)
+                        resamples=config.resamples, thresholds=config.thresholds,
+                        conditional_thresholds=config.conditional_thresholds)
     except GandiagInputError as exc:  # e.g. an unknown reference, FID on images without Inception weights
         raise GandiagInputError(f"{config.origin}: {exc}") from None
     result = scorer.score(gen)

@@ -21,6 +21,7 @@ hold ``[tool.gandiag.gate]``). A file named ``pyproject.toml`` is only read at
   rule of :mod:`gandiag.gate.checks`; only for metrics with a direction and an interval,
   :data:`BASELINE_METRICS`);
 * ``[PREFIX.thresholds]``: flag thresholds (the fields of :class:`gandiag.modes.FlagThresholds`);
+  ``[PREFIX.conditional_thresholds]``: the conditional flags' (:class:`gandiag.conditional.ConditionalThresholds`);
 * ``latent`` (``"normal"`` or ``"uniform"``) and ``latent_dim`` (integer >= 1): how to draw z
   for networks whose file does not say.
 
@@ -45,6 +46,7 @@ from typing import Any, Mapping
 from ..defaults import DEFAULTS
 from ..errors import GandiagInputError
 from ..metrics.registry import get_spec
+from ..conditional import ConditionalThresholds
 from ..modes.flags import FlagThresholds
 from ..references import REFERENCE_NAMES
 from ..schema import ALL_FLAG_NAMES, FLAG_NAMES
@@ -59,7 +61,8 @@ WORSE: dict[str, str] = {m: get_spec(m).worse for m in METRIC_NAMES if get_spec(
 BASELINE_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m in WORSE and get_spec(m).trusted_interval)
 DEFAULT_RESAMPLES = 20
 RULE_KEYS = ("min", "max", "margin")
-TOP_KEYS = ("reference", "n", "seed", "resamples", "flags", "metrics", "thresholds", "latent", "latent_dim")
+TOP_KEYS = ("reference", "n", "seed", "resamples", "flags", "metrics", "thresholds", "conditional_thresholds", "latent",
+            "latent_dim")
 LATENTS = ("normal", "uniform")
 
 
@@ -84,6 +87,7 @@ class GateConfig:
     flags: tuple[str, ...] = ()
     metrics: tuple[MetricRule, ...] = ()
     thresholds: FlagThresholds = FlagThresholds()
+    conditional_thresholds: ConditionalThresholds = ConditionalThresholds()
     latent: str | None = DEFAULTS["latent"]
     latent_dim: int | None = DEFAULTS["latent_dim"]
     origin: str = "<mapping>"  # "FILE [TABLE]", for messages
@@ -159,17 +163,17 @@ def _metric_rule(where: str, prefix: str, name: str, value: Any) -> MetricRule:
     return MetricRule(name, low, high, margin)
 
 
-def _thresholds(where: str, prefix: str, value: Any) -> FlagThresholds:
-    key = f"{prefix}.thresholds"
+def _thresholds(where: str, prefix: str, value: Any, kind: type = FlagThresholds, name: str = "thresholds") -> Any:
+    key = f"{prefix}.{name}"
     table = _table(where, key, value)
-    known = tuple(f.name for f in fields(FlagThresholds))
+    known = tuple(f.name for f in fields(kind))
     values = {}
     for name, item in table.items():
         if name not in known:
             raise _unknown(where, f"{key}.{name}", known)
         values[name] = _number(where, f"{key}.{name}", item, minimum=0.0)
     try:
-        return FlagThresholds(**values)
+        return kind(**values)
     except GandiagInputError as exc:
         raise _fail(where, key, str(exc)) from None
 
@@ -221,6 +225,9 @@ def parse_config(table: Mapping[str, Any], *, where: str = "<mapping>", prefix: 
         flags=tuple(dict.fromkeys(flags)),
         metrics=rules,
         thresholds=_thresholds(where, prefix, table["thresholds"]) if "thresholds" in table else FlagThresholds(),
+        conditional_thresholds=_thresholds(where, prefix, table["conditional_thresholds"], ConditionalThresholds,
+                                           "conditional_thresholds") if "conditional_thresholds" in table
+        else ConditionalThresholds(),
         latent=latent,
         latent_dim=_integer(where, f"{prefix}.latent_dim", table["latent_dim"], 1) if "latent_dim" in table else None,
         origin=f"{where} [{prefix}]",
