@@ -332,6 +332,9 @@ def score(
         ``_ci_low``/``_ci_high`` columns and ``notes``. ``series.attrs`` holds the per-mode shares
         (``mode_shares``, ``reference_shares``, ``mode_counts``, ``mode_hq_counts``) and a few
         generated ``samples``; :meth:`Scorer.score` gives the same row typed (:class:`ScoreResult`).
+        A class-conditional generator (an int ``n_classes``) or a translation generator (``source=``)
+        adds the conditional columns and flags (README "Conditional generators"), and for the
+        former ``series.attrs["classes"]`` (one row per class) and ``series.attrs["confusion"]``.
 
     Raises
     ------
