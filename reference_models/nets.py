@@ -7,6 +7,9 @@
   whose per-sample gradient penalty BatchNorm would break).
 * Conditional variants (``n_classes > 0``): the class label is embedded and fed to both nets
   (concatenated to z in G; as an extra input plane in the conv D, concatenated to x in the MLP D).
+* PacGAN's 2-D pair (Lin et al. 2018, code ``synthetic_data_experiments``): the MLP generator with
+  BatchNorm before each ReLU (``batchnorm=True``), the MLP discriminator with maxout units
+  (``maxout=5`` pieces), and :class:`Packed`, which shows the discriminator m samples at once.
 
 Every net keeps its constructor arguments, so a checkpoint stores ``name`` + ``kwargs``.
 Generators take ``forward(z)`` or ``forward(z, labels)`` and expose ``latent_dim`` and
@@ -18,12 +21,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gandiag.errors import GandiagInputError
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+
+class Maxout(nn.Module):
+    """Maxout units (Goodfellow et al. 2013): h_j = max_k (W x + b)_{j,k}, k = 1..pieces."""
+
+    def __init__(self, in_dim: int, out_dim: int, pieces: int) -> None:
+        super().__init__()
+        self.out_dim, self.pieces = int(out_dim), int(pieces)
+        self.linear = nn.Linear(in_dim, self.out_dim * self.pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(-1, self.out_dim, self.pieces).amax(2)
+
+
+def _mlp(sizes: list[int], *, batchnorm: bool = False, maxout: int = 1) -> nn.Sequential:
+    """Hidden layers Linear -> [BatchNorm1d] -> ReLU (or Maxout(pieces) when ``maxout > 1``); linear output."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
+        if i < len(sizes) - 2 and maxout > 1:
+            layers.append(Maxout(sizes[i], sizes[i + 1], maxout))
+            continue
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
+            layers.extend([nn.BatchNorm1d(sizes[i + 1])] if batchnorm else [])
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
@@ -44,15 +66,15 @@ class _Conditioned(nn.Module):
 
 
 class MLPGenerator(_Conditioned):
-    """z (latent_dim) -> depth x [Linear(width), ReLU] -> Linear(out_dim); linear output."""
+    """z (latent_dim) -> depth x [Linear(width), (BatchNorm1d,) ReLU] -> Linear(out_dim); linear output."""
 
     def __init__(self, latent_dim: int = 2, out_dim: int = 2, width: int = 512, depth: int = 3,
-                 n_classes: int = 0, embed_dim: int = 8) -> None:
+                 n_classes: int = 0, embed_dim: int = 8, batchnorm: bool = False) -> None:
         super().__init__()
         self.latent_dim, self.out_dim = int(latent_dim), int(out_dim)
         self._init_labels(n_classes, embed_dim)
         extra = embed_dim if self.n_classes else 0
-        self.net = _mlp([self.latent_dim + extra] + [width] * depth + [self.out_dim])
+        self.net = _mlp([self.latent_dim + extra] + [width] * depth + [self.out_dim], batchnorm=bool(batchnorm))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         e = self._label_features(labels, z.shape[0])
@@ -60,14 +82,14 @@ class MLPGenerator(_Conditioned):
 
 
 class MLPDiscriminator(_Conditioned):
-    """x (in_dim) -> depth x [Linear(width), ReLU] -> Linear(1): a logit or critic value."""
+    """x (in_dim) -> depth x [Linear(width), ReLU] (or Maxout) -> Linear(1): a logit or critic value."""
 
     def __init__(self, in_dim: int = 2, width: int = 512, depth: int = 3, n_classes: int = 0,
-                 embed_dim: int = 8) -> None:
+                 embed_dim: int = 8, maxout: int = 1) -> None:
         super().__init__()
         self._init_labels(n_classes, embed_dim)
         extra = embed_dim if self.n_classes else 0
-        self.net = _mlp([int(in_dim) + extra] + [width] * depth + [1])
+        self.net = _mlp([int(in_dim) + extra] + [width] * depth + [1], maxout=int(maxout))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         e = self._label_features(labels, x.shape[0])
@@ -114,3 +136,29 @@ class DCGANDiscriminator(_Conditioned):
         if e is not None:
             x = torch.cat([x, e.view(-1, 1, 8, 8)], 1)
         return self.head(self.conv(x).flatten(1)).squeeze(1)
+
+
+class Packed(nn.Module):
+    """PacGAN's packed discriminator (Lin et al. 2018, section 3): D sees m samples as one input.
+
+    A batch (b, d) becomes (b/m, m*d), and a batch of images (b, C, H, W) becomes (b/m, m*C, H, W):
+    rows ``i*m .. i*m+m-1`` are concatenated (along features, or channels) into packed row i, and
+    ``inner`` (built for m times the input width or channels) returns one logit per packed row.
+    The samples of a batch are drawn i.i.d., so consecutive rows form i.i.d. m-tuples, as in
+    PacGAN's code (``tensor.concatenate(x_tildes, axis=1)`` of m independent generator batches).
+    """
+
+    def __init__(self, inner: nn.Module, pack: int) -> None:
+        super().__init__()
+        self.inner, self.pack = inner, int(pack)
+
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, ...) -> (b/m, m * shape[1], ...); a batch not divisible by m raises ``GandiagInputError``."""
+        b = x.shape[0]
+        if b % self.pack:
+            raise GandiagInputError(f"a packed discriminator (pack={self.pack}) needs a batch divisible by "
+                                    f"{self.pack}, got {b}: --set batch_size to a multiple of {self.pack}")
+        return x.reshape(b // self.pack, self.pack * x.shape[1], *x.shape[2:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(self.packed(x))

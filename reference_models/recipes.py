@@ -58,6 +58,12 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    # PacGAN (Lin et al. 2018): D sees `pack` samples at once; the PacGAN pair's own sizes (0: as G).
+    pack: int = 1
+    d_width: int = 0
+    d_depth: int = 0
+    d_maxout: int = 1
+    g_batchnorm: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +78,11 @@ class TrainConfig:
             raise GandiagInputError(f"optimizer must be adam or rmsprop, got {self.optimizer!r}")
         if self.latent_distribution not in ("normal", "uniform"):
             raise GandiagInputError(f"latent_distribution must be normal or uniform, got {self.latent_distribution!r}")
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise GandiagInputError(f"--set pack={self.pack}: batch_size {self.batch_size} must be a multiple of "
+                                    f"pack >= 1; --set batch_size={max(self.pack, 1) * 100}, say")
+        if self.pack > 1 and self.conditional:
+            raise GandiagInputError(f"--set pack={self.pack}: packing is not implemented for conditional recipes")
         return self
 
 
@@ -103,6 +114,30 @@ RECIPES: dict[str, dict[str, Any]] = {
 # Conditional generators (issue 13): class-conditional twins, and the cyclegan translation recipe.
 RECIPES.update(conditional_recipes(_defaults, LOSSES))
 RECIPES.update(CYCLEGAN_RECIPES)
+
+
+def _pacgan(pack: int, reference: str, steps: int) -> dict[str, Any]:
+    """PacGAN's 2-D setting, scaled to a CPU budget. The paper's code (synthetic_data_experiments/
+    2D*_GAN&PacGAN/config.py, pacgan_task.py): G 4 x 400 ReLU with BatchNorm, latent N(0, I_2); D
+    3 x 200 maxout(5 pieces), linear output; the non-saturating loss; Adam(lr 1e-4, beta1 0.8);
+    100 packed rows per batch (100 * pack samples); 400 epochs of 1,000 steps. Kept: depths, maxout,
+    loss, beta1, batch. Changed (README, "Reproducing the literature (PacGAN)"): widths 128 / 64, no
+    BatchNorm in G, lr 1e-3, ``steps`` steps, torch's default initialisation (not N(0, 0.02))."""
+    return dict(recipe=f"pacgan{pack}-{reference}", loss="nsgan", reference=reference, arch="mlp", latent_dim=2,
+                width=128, depth=4, g_batchnorm=False, d_width=64, d_depth=3, d_maxout=5, pack=pack,
+                batch_size=100 * pack, n_critic=1, optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.8, beta2=0.999,
+                steps=steps, checkpoint_every=steps // 4)
+
+
+#: PacGAN table 1 rows (issue 19): the unpacked GAN (pack 1) and PacGAN in the same architecture.
+LITERATURE_RECIPES = {cfg["recipe"]: cfg for cfg in (
+    _pacgan(1, "ring8", 3000), _pacgan(2, "ring8", 3000), _pacgan(1, "grid25", 3000), _pacgan(4, "grid25", 3000))}
+RECIPES.update(LITERATURE_RECIPES)
+
+
+def config_defaults() -> dict[str, Any]:
+    """The default of every :class:`TrainConfig` field that has one."""
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
 
 
 def _coerce(key: str, value: str, current: Any) -> Any:

@@ -48,8 +48,8 @@ from gandiag.references import reference as get_reference
 from gandiag.threads import resolve_threads, torch_threads
 
 from . import losses
-from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from .recipes import RESUMABLE_KEYS, TrainConfig
+from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, Packed
+from .recipes import RESUMABLE_KEYS, TrainConfig, config_defaults
 
 LOG_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "penalty", "grad_norm_d", "grad_norm_g", "seconds")
 STREAMS = ("data", "latent", "penalty")
@@ -69,15 +69,35 @@ def architecture(cfg: TrainConfig, ref: Reference) -> dict[str, Any]:
         if ref.is_image:
             raise GandiagInputError(f"arch mlp needs vector data; reference {ref.name} has shape {ref.shape}")
         g = dict(latent_dim=cfg.latent_dim, out_dim=ref.shape[0], width=cfg.width, depth=cfg.depth, n_classes=n_classes)
-        d = dict(in_dim=ref.shape[0], width=cfg.width, depth=cfg.depth, n_classes=n_classes)
-        return {"name": "mlp-generator", "kwargs": g, "discriminator": {"name": "mlp-discriminator", "kwargs": d}}
+        d = dict(in_dim=ref.shape[0] * cfg.pack, width=cfg.d_width or cfg.width, depth=cfg.d_depth or cfg.depth,
+                 n_classes=n_classes)
+        if cfg.g_batchnorm:  # PacGAN's pair; keys only when set, so older records are unchanged
+            g["batchnorm"] = True
+        if cfg.d_maxout > 1:
+            d["maxout"] = cfg.d_maxout
+        return _packed(cfg, {"name": "mlp-generator", "kwargs": g,
+                             "discriminator": {"name": "mlp-discriminator", "kwargs": d}})
     if cfg.arch == "dcgan8":
         if ref.shape[1:] != (8, 8):
             raise GandiagInputError(f"arch dcgan8 needs (C, 8, 8) images; reference {ref.name} has shape {ref.shape}")
         g = dict(latent_dim=cfg.latent_dim, channels=ref.shape[0], width=cfg.width, n_classes=n_classes)
-        d = dict(channels=ref.shape[0], width=cfg.width, batchnorm=cfg.d_batchnorm, n_classes=n_classes)
-        return {"name": "dcgan8-generator", "kwargs": g, "discriminator": {"name": "dcgan8-discriminator", "kwargs": d}}
+        d = dict(channels=ref.shape[0] * cfg.pack, width=cfg.width, batchnorm=cfg.d_batchnorm, n_classes=n_classes)
+        return _packed(cfg, {"name": "dcgan8-generator", "kwargs": g,
+                             "discriminator": {"name": "dcgan8-discriminator", "kwargs": d}})
     raise GandiagInputError(f"unknown arch {cfg.arch!r}: use mlp or dcgan8")
+
+
+def _packed(cfg: TrainConfig, arch: dict[str, Any]) -> dict[str, Any]:
+    """Name the packing in the discriminator's record: ``pack`` m means ``Packed(name(**kwargs), m)``
+    (kwargs sized for m samples; state-dict keys prefixed ``inner.``)."""
+    if cfg.pack > 1:
+        arch["discriminator"]["pack"] = cfg.pack
+    return arch
+
+
+def _discriminator(record: dict[str, Any]) -> torch.nn.Module:
+    D = _NETS[record["name"]](**record["kwargs"])
+    return Packed(D, record["pack"]) if record.get("pack", 1) > 1 else D
 
 
 _NETS = {"mlp-generator": MLPGenerator, "mlp-discriminator": MLPDiscriminator,
@@ -147,7 +167,7 @@ def _init_state(cfg: TrainConfig, arch: dict[str, Any]) -> _State:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seeds[0]))
         G = _NETS[arch["name"]](**arch["kwargs"])
-        D = _NETS[arch["discriminator"]["name"]](**arch["discriminator"]["kwargs"])
+        D = _discriminator(arch["discriminator"])
     G, D = G.to(cfg.device), D.to(cfg.device)
     streams = {name: torch.Generator().manual_seed(int(s)) for name, s in zip(STREAMS, seeds[1:])}
     return _State(G, D, _optimizer(cfg, G.parameters(), cfg.lr_g), _optimizer(cfg, D.parameters(), cfg.lr_d), streams)
@@ -183,6 +203,7 @@ def checkpoints(out: Path) -> list[Path]:
 
 
 def _config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    saved = {**config_defaults(), **saved}  # checkpoints written before a field existed hold its default
     keys = sorted((set(saved) | set(current)) - set(RESUMABLE_KEYS))
     return [f"{k}: checkpoint {saved.get(k)!r}, command {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
@@ -275,9 +296,10 @@ def _train_step(cfg: TrainConfig, st: _State, ref: Reference, latent: LatentSpec
         real_out, fake_out = st.D(real, *labels), st.D(fake, *labels)
         loss_d = losses.discriminator_loss(cfg.loss, real_out, fake_out)
         penalty = torch.zeros(())
-        if cfg.loss == "wgangp":
-            eps = torch.rand(bs, generator=st.streams["penalty"]).to(dev)
-            penalty = losses.gradient_penalty(losses.gradient_norms(st.D, real, fake, eps, *labels))
+        if cfg.loss == "wgangp":  # packed: the penalty is per packed sample, (x, x') -> x_hat in R^{m d}
+            critic, r, f = (st.D.inner, st.D.packed(real), st.D.packed(fake)) if cfg.pack > 1 else (st.D, real, fake)
+            eps = torch.rand(r.shape[0], generator=st.streams["penalty"]).to(dev)
+            penalty = losses.gradient_penalty(losses.gradient_norms(critic, r, f, eps, *labels))
             loss_d = loss_d + cfg.gp_lambda * penalty
         st.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
