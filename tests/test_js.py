@@ -222,7 +222,7 @@ def test_disjoint_supports_saturate():
 def test_knn_and_network_are_chosen_by_dimension_and_can_be_forced():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(300, 9)), rng.normal(size=(300, 9))
-    assert c2st(x, y, seed=1) == c2st(x, y, seed=1, classifier="network")  # d = 9: the MLP
+    assert c2st(x, y, seed=1, max_epochs=5) == c2st(x, y, seed=1, classifier="network", max_epochs=5)  # d = 9: MLP
     assert c2st(x, y, seed=1) != c2st(x, y, seed=1, classifier="knn")
     assert c2st(x[:, :8], y[:, :8], seed=1) == c2st(x[:, :8], y[:, :8], seed=1, classifier="knn")
 
