@@ -13,7 +13,7 @@ sample) and two discriminators D_Y, D_X are trained as in CycleGAN (Zhu et al. 2
 
 with the recipe's adversarial loss (non-saturating by default), one D step per G step, Adam. The
 identity term (the paper's eq. 6) prefers the shortest map among the exact ones, which makes the
-known rotation the one learned. Checkpoints follow CONTRACT.md section 4 (``generator`` is G,
+known rotation the one learned. Checkpoints follow docs/contract.md section 4 (``generator`` is G,
 ``discriminator`` D_Y) and add ``translation``: the source reference's name, the target mixture
 (centres, std), the true map (a 2 x 2 matrix), the tolerance of ``map_accuracy`` (3 std), and the
 inverse pair (F's architecture and weights, D_X's weights). gandiag loads such a checkpoint as a
