@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import GandiagInputError
 from ..gate.checks import badness_range
-from ..schema import FLAG_NAMES, REAL_VS_REAL, interval_columns
+from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns
 
 __all__ = ["BestChoice", "DEFAULT_METRICS", "best_by_run", "best_checkpoints"]
 
@@ -74,7 +74,7 @@ def _step(value: object) -> int | None:
 
 
 def _flags(row: pd.Series) -> list[str]:
-    return [f for f in FLAG_NAMES if f in row.index and not pd.isna(row[f]) and bool(row[f])]
+    return [f for f in ALL_FLAG_NAMES if f in row.index and not pd.isna(row[f]) and bool(row[f])]
 
 
 def _pick_metric(frame: pd.DataFrame, metric: str | None) -> str:

@@ -42,6 +42,13 @@ CAPTIONS: dict[str, str] = {
                    "of every centre).",
     "mode_shares.png": "Each mode's share of generated samples divided by its reference share, against step: "
                        "white is a fair share, blue a starved or dropped mode, red an over-represented one.",
+    "confusion.png": "Confusion matrix of each class-conditional generator: the share (%) of the samples requested "
+                     "as a class (row) that the reference assigns to each class (column). A generator that obeys "
+                     "its label is dark on the diagonal; an off-diagonal dark cell is class confusion; a flat row "
+                     "is an ignored label.",
+    "class_samples.png": "Generated samples by the class requested: in 2-D coloured by that class (a collapsed "
+                         "class is a single dot, a confused one lands on another class's mode); for images one "
+                         "row per class.",
 }
 
 CSS = """
@@ -58,7 +65,8 @@ h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 8px;border-bo
 .card .rec{font-size:13.5px;background:#f1f4f7;border-radius:4px;padding:4px 8px}
 .card details{font-size:12px;color:#4a5560;margin-top:3px}.card ul{font-size:12.5px;margin:6px 0 0;padding-left:18px}
 .v-diverged,.v-failed{--c:#6a1b9a}.v-mode-collapse{--c:#c62828}.v-mode-dropping{--c:#e65100}
-.v-low-quality{--c:#a07000}.v-not-judged{--c:#6b7580}.v-healthy{--c:#2e7d32}
+.v-low-quality{--c:#a07000}.v-condition-ignored{--c:#ad1457}.v-class-collapse{--c:#c62828}
+.v-class-dropping{--c:#e65100}.v-class-confusion{--c:#8d6e00}.v-not-judged{--c:#6b7580}.v-healthy{--c:#2e7d32}
 .floornote{font-size:13px;color:#4a5560;margin:8px 0 0}
 table{border-collapse:collapse;background:#fff;font-size:12.5px}
 th,td{padding:3px 7px;border-bottom:1px solid #e6e9ed;text-align:left;vertical-align:top}
@@ -76,6 +84,7 @@ tr.sub td{font-size:11.5px;color:#4a5560;border-bottom:1px solid #d5dae0;padding
 .badge{display:inline-block;border-radius:9px;padding:0 7px;margin:1px 2px;font-size:11px;font-weight:600;
  color:#fff;white-space:nowrap}
 .badge.mode_collapse{background:#c62828}.badge.mode_dropping{background:#e65100}.badge.low_quality{background:#a07000}
+.badge.condition_ignored{background:#ad1457}.badge.class_collapse{background:#c62828}.badge.class_dropping{background:#e65100}
 .legend{font-size:12.5px;color:#4a5560;margin:4px 0 8px}
 .legend .noise{color:#9aa3ab;background:#f3f4f5;padding:0 4px}
 .scroll{max-height:85vh;overflow:auto;border:1px solid #dde1e6}

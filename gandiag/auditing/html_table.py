@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..figures import axis_label, label
 from ..metrics.registry import metric_names
-from ..schema import FLAG_NAMES, REAL_VS_REAL, interval_columns, metric_of_interval
+from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns, metric_of_interval
 
 __all__ = ["NOISE_MARK", "NOISE_TEXT", "KEY_METRICS", "common_notes", "fmt", "integer_columns", "metrics_table", "scores_table",
            "short_source", "table_columns"]
@@ -31,9 +31,10 @@ NOISE_TEXT = "within real-vs-real noise"
 #: The metrics of the "against the floor" table, in order (those with a value are shown).
 KEY_METRICS: tuple[str, ...] = ("modes_captured", "hq_fraction", "mode_kl", "effective_modes", "intra_mode_spread",
                                 "js", "w1", "w2", "sliced_w", "sinkhorn", "fid", "kid", "precision", "recall",
-                                "density", "coverage", "ndb_k")
+                                "density", "coverage", "ndb_k", "label_accuracy", "label_mi", "intra_class_fid",
+                                "input_dependence", "output_diversity", "cycle_error", "map_accuracy")
 TEXT_COLUMNS = ("evidence", "notes", "error")
-BADGE = {"mode_collapse": "mode collapse", "mode_dropping": "mode dropping", "low_quality": "low quality"}
+BADGE = {f: f.replace("_", " ") for f in ALL_FLAG_NAMES}
 
 
 def _missing(value: Any) -> bool:
@@ -90,21 +91,21 @@ def table_columns(frame: pd.DataFrame, *, text: bool = True) -> list[str]:
     same on every row (:func:`common_notes`); ``text=False`` leaves out :data:`TEXT_COLUMNS`."""
     cols = []
     for col in frame.columns:
-        if metric_of_interval(col) is not None or col in FLAG_NAMES or col == "run" or not _has_value(frame[col]):
+        if metric_of_interval(col) is not None or col in ALL_FLAG_NAMES or col == "run" or not _has_value(frame[col]):
             continue
         if col in TEXT_COLUMNS and (not text or (col == "notes" and common_notes(frame))):
             continue
         if col in ("n", "seed") and frame[col].nunique(dropna=True) <= 1:
             continue
         cols.append(col)
-    if any(f in frame.columns for f in FLAG_NAMES):  # right after source and step: the first thing read
+    if any(f in frame.columns for f in ALL_FLAG_NAMES):  # right after source and step: the first thing read
         at = max((cols.index(c) + 1 for c in ("source", "step") if c in cols), default=0)
         cols.insert(at, "flags")
     return cols
 
 
 def _badges(row: pd.Series) -> str:
-    raised = [f for f in FLAG_NAMES if f in row.index and not _missing(row[f]) and bool(row[f])]
+    raised = [f for f in ALL_FLAG_NAMES if f in row.index and not _missing(row[f]) and bool(row[f])]
     return "".join(f"<span class='badge {f}'>{BADGE[f]}</span>" for f in raised)
 
 

@@ -10,7 +10,10 @@
   by the mode each high-quality sample falls in, off-mode samples (not within 3 std of any centre)
   as grey crosses; for images an 8 x 8 grid with a gap between tiles;
 * ``mode_shares.png``: per run, a heat map of each mode's share of generated samples divided by
-  its reference share (1 = fair share: white; 0 = dropped: blue; red = over-represented) against step.
+  its reference share (1 = fair share: white; 0 = dropped: blue; red = over-represented) against step;
+* ``confusion.png``, ``class_samples.png``: for class-conditional rows only, the confusion matrix
+  (requested vs assigned class) and the samples by requested class
+  (:mod:`gandiag.auditing.conditional_report`).
 """
 
 from __future__ import annotations
@@ -260,8 +263,13 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 
 def render_plots(report: "Report") -> dict[str, bytes]:
     """The plots that apply to this report, ``{file name: PNG bytes}``, in :data:`PLOT_FILES` order."""
+    from .conditional_report import class_samples_figure, confusion_figure
+
     out = {}
-    for name, build in zip(PLOT_FILES, (metrics_figure, samples_figure, shares_figure)):
+    builders = (metrics_figure, samples_figure, shares_figure, confusion_figure, class_samples_figure)
+    for name, build in zip(PLOT_FILES, builders):
+        if build in (confusion_figure, class_samples_figure) and not report.confusion:
+            continue  # nothing class-conditional: no plot, no cost
         fig = build(report)
         if fig is not None:
             out[name] = figure_png(fig)

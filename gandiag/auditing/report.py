@@ -15,8 +15,11 @@ leaves the previous report intact, and the folder is locked against a second wri
 * ``runs.csv`` - one row per run folder: flag onsets, mode hopping, non-convergence;
 * ``mode_shares.csv`` - per-mode share of generated samples for every row (when the reference has
   modes or NDB bins);
-* ``metrics_vs_step.png``, ``samples.png``, ``mode_shares.png`` - see :mod:`gandiag.auditing.plots`
-  (the same images that ``report.html`` embeds).
+* ``classes.csv`` - one row per class for every class-conditional row, ``source`` and ``step`` first
+  (:mod:`gandiag.auditing.conditional_report`; only when some row is class-conditional);
+* ``metrics_vs_step.png``, ``samples.png``, ``mode_shares.png``, ``confusion.png``,
+  ``class_samples.png`` - see :mod:`gandiag.auditing.plots` (the same images that ``report.html``
+  embeds; the last two only for class-conditional rows).
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import pandas as pd
 from ..atomic import atomic_folder, atomic_path, atomic_write_text
 from ..modes.run_findings import RunFindings
 from ..references import Reference
-from ..schema import FLAG_NAMES, REAL_VS_REAL
+from ..schema import ALL_FLAG_NAMES, FLAG_NAMES, REAL_VS_REAL
 from ..tables import markdown_table, save_table
 from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints
+from .conditional_report import confusion_words
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
 from .verdict import key_rows, verdicts, within_floor
 
@@ -47,7 +51,7 @@ def filled_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _flags_raised(row: pd.Series) -> list[str]:
-    return [f for f in FLAG_NAMES if f in row.index and row[f] is not pd.NA and bool(row[f])]
+    return [f for f in ALL_FLAG_NAMES if f in row.index and not pd.isna(row[f]) and bool(row[f])]
 
 
 def _label(row: pd.Series) -> str:
@@ -56,16 +60,21 @@ def _label(row: pd.Series) -> str:
 
 
 #: The plots a report folder may hold (:mod:`gandiag.auditing.plots`), in the order the report shows them.
-PLOT_FILES = ("metrics_vs_step.png", "samples.png", "mode_shares.png")
+PLOT_FILES = ("metrics_vs_step.png", "samples.png", "mode_shares.png", "confusion.png", "class_samples.png")
 #: Every file a report folder may hold: an existing folder of only these is replaced by a save.
 #: The result store (:mod:`gandiag.auditing.store`) lives in the folder too and moves with it on a save.
-REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", *PLOT_FILES,
-                          *STORE_FILES})
+REPORT_FILES = frozenset({"report.csv", "report.md", "report.html", "runs.csv", "mode_shares.csv", "classes.csv",
+                          *PLOT_FILES, *STORE_FILES})
 
 
 @dataclass
 class Report:
-    """What :func:`gandiag.audit` found. ``frame``: one row per checkpoint (docs/contract.md section 5)."""
+    """What :func:`gandiag.audit` found. ``frame``: one row per checkpoint (docs/contract.md section 5).
+
+    For class-conditional rows: ``classes`` (``classes.csv``: the per-class table of each such row, ``source``
+    and ``step`` first), ``confusion`` (source -> K x K counts, rows the requested class, columns the
+    assigned one) and ``sample_labels`` (source -> the class requested for each of ``samples[source]``).
+    """
 
     frame: pd.DataFrame
     findings: dict[str, RunFindings] = field(default_factory=dict)
@@ -74,6 +83,9 @@ class Report:
     reference: Reference | None = None
     reference_sample: np.ndarray | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    classes: pd.DataFrame | None = None
+    confusion: dict[str, np.ndarray] = field(default_factory=dict)
+    sample_labels: dict[str, np.ndarray] = field(default_factory=dict)
 
     # -- words ---------------------------------------------------------------------------
     def runs_frame(self) -> pd.DataFrame:
@@ -85,7 +97,8 @@ class Report:
             rows.append({
                 "run": run, "checkpoints": len(sub), "errors": int((sub["error"] != "").sum()),
                 "first_step": steps.min() if len(steps) else None, "last_step": steps.max() if len(steps) else None,
-                **{f"{flag}_from_step": f.onsets.get(flag) for flag in FLAG_NAMES},
+                **{f"{flag}_from_step": f.onsets.get(flag) for flag in ALL_FLAG_NAMES
+                   if flag in FLAG_NAMES or flag in self.frame.columns},
                 "mode_hopping": f.mode_hopping, "hops": len(f.hops),
                 "non_converging": f.non_converging,
                 "non_converging_series": ", ".join(c.name for c in f.convergence if c.non_converging),
@@ -99,13 +112,11 @@ class Report:
         for run, f in self.findings.items():
             sub = frame[(frame["run"] == run) & (frame["error"] == "")]
             last = sub.sort_values("step").iloc[-1]
-            raised = _flags_raised(last)
-            state = str(last["evidence"]) if raised else "no flags"
-            lines.append(f"**{run}** ({len(sub)} checkpoints, last step {last['step']}): at the last checkpoint {state}")
+            lines.append(f"**{run}** ({len(sub)} checkpoints, last step {last['step']}): at the last checkpoint "
+                         + self._state(last))
             lines += [f"  - {line}" for line in f.lines()]
         for _, row in frame[(frame["run"] == "") & (frame["error"] == "") & (frame["source"] != REAL_VS_REAL)].iterrows():
-            raised = _flags_raised(row)
-            lines.append(f"**{_label(row)}**: " + (str(row["evidence"]) if raised else "no flags"))
+            lines.append(f"**{_label(row)}**: " + self._state(row))
         for _, row in frame[frame["error"] != ""].iterrows():
             lines.append(f"**{_label(row)}**: error: {row['error']}")
         floor = frame[frame["source"] == REAL_VS_REAL]
@@ -116,6 +127,14 @@ class Report:
                          + (f"raises {', '.join(raised)} by chance ({row['evidence']}); read those flags with care"
                             if raised else "no flags (as a perfect generator should)"))
         return lines
+
+    def _state(self, row: pd.Series) -> str:
+        """The row's raised flags' evidence (else ``no flags``), and a class-conditional row's class confusion
+        (``class confusion: asked for class k it draws class j (share), ...``)."""
+        words = confusion_words(self.confusion.get(str(row["source"])))
+        if _flags_raised(row):
+            return str(row["evidence"]) + (f"; {words}" if words else "")
+        return f"no flag raised, but {words}" if words else "no flags"
 
     def verdict_lines(self) -> list[str]:
         """One line per run or source, worst first: the verdict, since when, the evidence, the recommendation."""
@@ -170,7 +189,7 @@ class Report:
             cells = []
             for col in columns:
                 text = fmt(row.get(col), col in ints) if col != "flags" else \
-                    ", ".join(f for f in FLAG_NAMES if f in row.index and row[f] is not pd.NA and bool(row[f]))
+                    ", ".join(_flags_raised(row))
                 if text and col in within.columns and bool(within.at[index, col]):
                     text = f"{NOISE_MARK}{text}"
                 cells.append(text.replace("|", "\\|"))
@@ -236,6 +255,8 @@ class Report:
             with atomic_path(out / "mode_shares.csv") as tmp:
                 self.mode_shares.to_csv(tmp)
             written.append(out / "mode_shares.csv")
+        if self.classes is not None:
+            written.append(save_table(self.classes, out / "classes.csv"))
         written += write_plots(self, out, rendered)
         return written
 

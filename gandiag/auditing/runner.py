@@ -29,6 +29,8 @@ from ..modes.run_findings import RunFindings
 from ..references import Reference
 from ..defaults import DEFAULTS
 from ..scoring import REAL_VS_REAL, Scorer, ScoreResult
+from ..schema import ALL_FLAG_NAMES
+from .conditional_report import classes_frame
 from .report import Report
 from .store import ResultStore, settings_key, source_digest
 
@@ -265,7 +267,12 @@ def build_report(rows: list[_Row], scorer: Scorer, run_thresholds: RunThresholds
     findings = _run_findings(frame, rows, run_thresholds)
     shares = _share_frame(rows)
     samples = {r.result.source: r.result.samples for r in rows if r.result is not None and r.result.samples is not None}
+    results = [r.result for r in rows]
     return Report(frame=frame, findings=findings, mode_shares=shares, samples=samples,
+                  classes=classes_frame(results),
+                  confusion={r.source: r.confusion for r in results if r is not None and r.confusion is not None},
+                  sample_labels={r.source: r.sample_labels for r in results
+                                 if r is not None and getattr(r, "sample_labels", None) is not None},
                   reference=scorer.reference, reference_sample=scorer.real,
                   settings={"n": scorer.n, "seed": scorer.seed, "metrics": list(scorer.metrics), "resamples": scorer.resamples,
                             "extractor": scorer.extractor_name or f"none ({scorer.features_note})", **settings})
@@ -279,7 +286,7 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     for col in frame.columns:
         if col in ("source", "run", "error", "notes", "evidence", "step"):
             continue
-        if col in ("mode_dropping", "mode_collapse", "low_quality"):
+        if col in ALL_FLAG_NAMES:
             frame[col] = frame[col].astype("boolean")
         else:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")

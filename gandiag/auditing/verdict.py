@@ -4,10 +4,14 @@
 
 * ``diverged`` - the last checkpoint produced NaN or infinite samples; ``failed`` - it could not be
   loaded or scored (any other error);
-* ``mode collapse``, ``mode dropping``, ``low quality`` - the worst flag (docs/contract.md section 6) raised
-  at the last scored checkpoint of the run (the other raised flags are named in the evidence), except
+* ``condition ignored``, ``mode collapse``, ``class collapse``, ``mode dropping``, ``class dropping``,
+  ``low quality`` - the worst flag (docs/contract.md section 6; the ``class_*`` and ``condition_ignored``
+  flags of a conditional generator, :mod:`gandiag.conditional.flags`) raised at the last scored
+  checkpoint of the run (the other raised flags are named in the evidence), except
   that for a generator with no high-quality sample at all (``modes_captured`` = 0) ``low quality``
   comes before ``mode dropping``: every mode is "missing" only because nothing looks like the data;
+* ``class confusion`` - no flag, but a class-conditional generator draws another class for some
+  requested ones (:func:`gandiag.auditing.conditional_report.confused_classes`): the evidence names them;
 * ``not judged`` - the flags were not computed (the mode metrics were not selected: ``--metrics``
   without ``modes``);
 * ``healthy`` - no flag at the last checkpoint.
@@ -40,8 +44,9 @@ import pandas as pd
 
 from ..errors import GandiagInputError
 from ..metrics.registry import get_spec, metric_names
-from ..schema import FLAG_NAMES, REAL_VS_REAL, interval_columns
+from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns
 from .best import BestChoice, best_checkpoints
+from .conditional_report import confusion_words
 
 if TYPE_CHECKING:
     from .report import Report
@@ -49,11 +54,13 @@ if TYPE_CHECKING:
 __all__ = ["VERDICTS", "Verdict", "floor_row", "key_rows", "within_floor", "verdicts"]
 
 #: Verdicts, worst first.
-VERDICTS: tuple[str, ...] = ("diverged", "failed", "mode collapse", "mode dropping", "low quality", "not judged",
+VERDICTS: tuple[str, ...] = ("diverged", "failed", "condition ignored", "mode collapse", "class collapse",
+                             "mode dropping", "class dropping", "class confusion", "low quality", "not judged",
                              "healthy")
 #: Flag -> verdict, in the order the worst raised flag is chosen.
-FLAG_VERDICT: dict[str, str] = {"mode_collapse": "mode collapse", "mode_dropping": "mode dropping",
-                                "low_quality": "low quality"}
+FLAG_VERDICT: dict[str, str] = {"condition_ignored": "condition ignored", "mode_collapse": "mode collapse",
+                                "class_collapse": "class collapse", "mode_dropping": "mode dropping",
+                                "class_dropping": "class dropping", "low_quality": "low quality"}
 NAN_ERROR = "NaN or infinite"
 
 
@@ -76,7 +83,7 @@ class Verdict:
 
     @property
     def severity(self) -> int:
-        """0 for the worst verdict (``diverged``) up to 6 (``healthy``)."""
+        """0 for the worst verdict (``diverged``) up to ``len(VERDICTS) - 1`` (``healthy``)."""
         return VERDICTS.index(self.kind)
 
 
@@ -135,23 +142,35 @@ def _healthy_evidence(row: pd.Series, floor: pd.Series | None) -> str:
         parts.append(f"{100 * float(row['hq_fraction']):.0f}% high-quality samples{ref}")
     if pd.notna(row.get("intra_mode_spread", np.nan)):
         parts.append(f"intra-mode spread {_fmt(float(row['intra_mode_spread']))}")
+    if pd.notna(row.get("label_accuracy", np.nan)):
+        ref = "" if floor is None or pd.isna(floor.get("label_accuracy", np.nan)) else \
+            f" (real data {100 * float(floor['label_accuracy']):.0f}%)"
+        parts.append(f"label accuracy {100 * float(row['label_accuracy']):.0f}%{ref}")
     return "no flag raised" + (f": {', '.join(parts)}" if parts else "")
 
 
-def _flag_verdict(row: pd.Series, floor: pd.Series | None) -> tuple[str, str]:
-    """(verdict, evidence) of one scored row."""
-    if all(_missing(row.get(f)) for f in FLAG_NAMES):
+def _confusion(report: "Report", row: pd.Series) -> str:
+    """The class confusion of a class-conditional row in words (``""`` when none)."""
+    return confusion_words(report.confusion.get(str(row["source"])))
+
+
+def _flag_verdict(row: pd.Series, floor: pd.Series | None, confused: str = "") -> tuple[str, str]:
+    """(verdict, evidence) of one scored row (``confused``: its class confusion in words)."""
+    if all(_missing(row.get(f)) for f in ALL_FLAG_NAMES):
         return "not judged", "no flag computed: the mode metrics were not selected (add modes to --metrics)"
     raised = [f for f in FLAG_VERDICT if _raised(row, f)]
     if not raised:
+        if confused:
+            return "class confusion", confused.removeprefix("class confusion: ")
         return "healthy", _healthy_evidence(row, floor)
     if {"low_quality", "mode_dropping"} <= set(raised) and row.get("modes_captured") == 0:
         # no high-quality sample at all: every mode is "missing" only because nothing looks like the data
         raised.remove("mode_dropping")
         raised.append("mode_dropping")
     worst = raised[0]
-    others = [FLAG_VERDICT[f] for f in raised[1:]]
-    return FLAG_VERDICT[worst], _clause(row, worst) + (f" (also {' and '.join(others)})" if others else "")
+    others = [FLAG_VERDICT[f] for f in raised[1:]] + (["class confusion"] if confused else [])
+    also = f" (also {' and '.join(others)})" if others else ""
+    return FLAG_VERDICT[worst], _clause(row, worst) + also + (f"; {confused}" if confused else "")
 
 
 def _error_verdict(error: str) -> str:
@@ -165,7 +184,7 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
     errors = (rows["error"] != "").to_numpy()
     findings = report.findings.get(run)
     notes = tuple(line for line in (findings.lines() if findings else [])
-                  if not line.startswith(FLAG_NAMES))  # onsets are the verdict's "since"; keep hopping etc.
+                  if not line.startswith(ALL_FLAG_NAMES))  # onsets are the verdict's "since"; keep hopping etc.
     common = dict(subject=run, is_run=True, checkpoints=len(rows), last_step=_int(last["step"]), notes=notes)
     scored = rows[~errors]
     best = _best(frame, run) if len(scored) else None
@@ -178,11 +197,13 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
             f"on the checkpoints cannot be scored ({last['error']})"
         return Verdict(kind=kind, since=since, evidence=f"from step {since} {what}{good}", **common, **rec)
     last = scored.iloc[-1]
-    kind, evidence = _flag_verdict(last, floor)
+    kind, evidence = _flag_verdict(last, floor, _confusion(report, last))
     if kind == "not judged":
         since = None
-    elif kind == "healthy":
-        clean = np.array([not any(_raised(r, f) for f in FLAG_NAMES) for _, r in scored.iterrows()])
+    elif kind in ("healthy", "class confusion"):
+        confused = kind == "class confusion"
+        clean = np.array([not any(_raised(r, f) for f in FLAG_VERDICT) and bool(_confusion(report, r)) == confused
+                          for _, r in scored.iterrows()])
         since = _final_stretch(scored, clean)
     else:
         flag = next(f for f, v in FLAG_VERDICT.items() if v == kind)
@@ -192,12 +213,12 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
     return Verdict(kind=kind, since=since, evidence=f"at step {_int(last['step'])}: {evidence}", **common, **rec)
 
 
-def _source_verdict(row: pd.Series, floor: pd.Series | None) -> Verdict:
+def _source_verdict(report: "Report", row: pd.Series, floor: pd.Series | None) -> Verdict:
     step = _int(row.get("step"))
     if row.get("error", ""):
         kind = _error_verdict(str(row["error"]))
         return Verdict(row["source"], kind, step, str(row["error"]), is_run=False, last_step=step)
-    kind, evidence = _flag_verdict(row, floor)
+    kind, evidence = _flag_verdict(row, floor, _confusion(report, row))
     return Verdict(row["source"], kind, step, evidence, is_run=False, last_step=step)
 
 
@@ -227,7 +248,7 @@ def verdicts(report: "Report") -> list[Verdict]:
     floor = floor_row(frame)
     out = [_run_verdict(report, run, floor) for run in dict.fromkeys(frame["run"]) if run]
     singles = frame[(frame["run"] == "") & (frame["source"] != REAL_VS_REAL)]
-    out += [_source_verdict(row, floor) for _, row in singles.iterrows()]
+    out += [_source_verdict(report, row, floor) for _, row in singles.iterrows()]
     order = {id(v): i for i, v in enumerate(out)}
     return sorted(out, key=lambda v: (v.severity, order[id(v)]))
 

@@ -25,7 +25,9 @@ __all__ = ["ScoreResult"]
 @dataclass
 class ScoreResult:
     """One row: ``values`` (metric, flag, interval and ``notes`` columns), ``flags``, ``modes``, ``samples``;
-    for a conditional generator ``conditional`` (its flags, confusion matrix and per-class table)."""
+    for a conditional generator ``conditional`` (its flags, confusion matrix and per-class table) and, for a
+    class-conditional one, ``sample_labels`` (the class requested for each of ``samples``, for the report's
+    per-class plots)."""
 
     source: str
     step: int | None
@@ -36,6 +38,7 @@ class ScoreResult:
     modes: ModeDetails | None = None
     samples: np.ndarray | None = field(default=None, repr=False)
     conditional: ConditionalResult | None = field(default=None, repr=False)
+    sample_labels: np.ndarray | None = field(default=None, repr=False)  # requested class of each of ``samples``
 
     @property
     def classes(self) -> pd.DataFrame | None:

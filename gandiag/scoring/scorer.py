@@ -204,10 +204,14 @@ class Scorer:
         """The typed row (:class:`ScoreResult`) for generated samples ``fake`` (``condition``: see :meth:`score_samples`)."""
         values, details = self.score_samples(fake, condition=condition)
         shown = PLOT_SAMPLES if fake.ndim == 2 else PLOT_IMAGES  # a scatter needs many points, a grid 64
-        keep = np.random.default_rng(self.seed).permutation(len(fake))[:shown]
+        labels = getattr(condition, "labels", None)  # class-conditional: the report's per-class plots need them
+        if labels is not None and fake.ndim > 2:
+            shown = max(shown, 8 * int(condition.n_classes))  # about 8 images per class
+        keep = np.sort(np.random.default_rng(self.seed).permutation(len(fake))[:shown])
         return ScoreResult(source=source, step=step, n=self.n, seed=self.seed, values=values,
-                           flags=details.get("flags"), modes=details.get("modes"), samples=fake[np.sort(keep)],
-                           conditional=details.get("conditional"))
+                           flags=details.get("flags"), modes=details.get("modes"), samples=fake[keep],
+                           conditional=details.get("conditional"),
+                           sample_labels=None if labels is None else np.asarray(labels)[keep])
 
     def row(self, fake: np.ndarray, *, source: str, step: int | None = None) -> pd.Series:
         """The report row (a pandas Series) for generated samples ``fake``."""

@@ -1,0 +1,96 @@
+"""The audit report of conditional generators (issue 13, item 4): ``classes.csv``, the confusion heat map,
+the per-class plots and the verdicts and findings in words.
+
+The generators are synthetic ``.npz`` files of samples and requested labels (tests/conditional_helpers.py)
+whose defects are known: class 2 collapsed to one point, labels shifted by one (class confusion).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conditional_helpers import ToyConditional, draw
+
+import gandiag
+from gandiag.auditing.conditional_report import confused_classes, confusion_words
+from gandiag.auditing.verdict import verdicts
+
+N = 800
+
+
+def _npz(tmp_path, defect: str, reference: str = "ring8", n: int = 2 * N):
+    x, y = draw(ToyConditional(reference, defect), n, seed=0)
+    path = tmp_path / f"{defect}.npz"
+    np.savez(path, samples=x, labels=y)
+    return path
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cond")
+    report = gandiag.audit([_npz(tmp, "collapsed"), _npz(tmp, "shifted")], "ring8", n=N, metrics="modes",
+                           progress=False)
+    out = tmp / "report"
+    report.save(out)
+    return report, out
+
+
+def test_classes_csv_has_one_row_per_class_of_each_conditional_row(audited):
+    report, out = audited
+    classes = pd.read_csv(out / "classes.csv")
+    assert list(classes.columns[:3]) == ["source", "step", "class"]
+    assert len(classes) == 3 * 8  # two conditional sources and the real-vs-real row, K = 8
+    assert (classes["source"] == "real-vs-real").sum() == 8
+    collapsed = classes[classes["source"].str.endswith("collapsed.npz")].set_index("class")
+    assert list(collapsed.index) == list(range(8))
+    assert collapsed.loc[2, "intra_mode_spread"] == 0.0 and (collapsed.drop(index=2)["intra_mode_spread"] > 0.5).all()
+    assert collapsed["n"].sum() == N
+
+
+def test_the_verdicts_and_findings_name_the_classes(audited):
+    report, out = audited
+    kinds = {v.subject.rsplit("/", 1)[-1]: (v.kind, v.evidence) for v in verdicts(report)}
+    assert kinds["collapsed.npz"][0] == "class collapse" and "class 2" in kinds["collapsed.npz"][1]
+    assert "class 3" not in kinds["collapsed.npz"][1]
+    # labels shifted by one raise no flag, but the verdict is not "healthy": every class is confused
+    kind, evidence = kinds["shifted.npz"]
+    assert kind == "class confusion" and "asked for class 4 it draws class 5" in evidence
+    page = (out / "report.html").read_text()
+    assert "class-collapse" in page and "class 2 intra_mode_spread 0" in page
+    assert "asked for class 7 it draws class 0" in page
+    md = (out / "report.md").read_text()
+    findings = md.split("## Findings")[1].split("## Scores")[0]
+    assert "**class collapse**" in md
+    assert "collapsed.npz**: class_collapse: class 2 intra_mode_spread 0 < 0.5" in findings
+    assert "shifted.npz**: no flag raised, but class confusion: asked for class 0 it draws class 1 (100%)" in findings
+    assert "badge class_collapse" in page
+
+
+def test_the_confusion_heat_map_and_class_plots_are_embedded(audited):
+    _, out = audited
+    page = (out / "report.html").read_text()
+    for name in ("confusion", "class_samples"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert f"<figure id='{name.replace('_', '-')}'><img alt='{name.replace('_', ' ')}' src='data:image/png" in page
+        assert f"]({name}.png)" in (out / "report.md").read_text()
+
+
+def test_an_unconditional_audit_writes_no_conditional_files(tmp_path):
+    report = gandiag.audit([gandiag.reference("ring8").sample(400, seed=3)], "ring8", n=400, metrics="modes",
+                           progress=False)
+    assert report.classes is None and report.confusion == {}
+    report.save(tmp_path / "r")
+    files = {p.name for p in (tmp_path / "r").iterdir()}
+    assert not files & {"classes.csv", "confusion.png", "class_samples.png"}
+    assert "id='confusion'" not in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_confused_classes_against_a_hand_built_matrix():
+    shifted = np.roll(np.eye(4) * 10, 1, axis=1)  # asked for k, draws k + 1
+    assert confused_classes(shifted) == [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (3, 0, 1.0)]
+    even = np.full((4, 4), 5.0)  # label ignored: no class takes half of another's samples
+    assert confused_classes(even) == [] and confusion_words(even) == ""
+    half = np.array([[5, 5], [0, 10]])  # a tie goes to the requested class (argmax takes the first)
+    assert confused_classes(half) == []
+    assert confusion_words(np.array([[1, 3], [0, 4]])) == "class confusion: asked for class 0 it draws class 1 (75%)"
