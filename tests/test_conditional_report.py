@@ -94,3 +94,13 @@ def test_confused_classes_against_a_hand_built_matrix():
     half = np.array([[5, 5], [0, 10]])  # a tie goes to the requested class (argmax takes the first)
     assert confused_classes(half) == []
     assert confusion_words(np.array([[1, 3], [0, 4]])) == "class confusion: asked for class 0 it draws class 1 (75%)"
+
+
+def test_image_rows_keep_eight_labelled_images_per_class():
+    from gandiag.scoring import Scorer
+
+    result = Scorer("digits", n=300, metrics="modes").score(ToyConditional("digits", "perfect"))
+    counts = np.bincount(result.sample_labels, minlength=10)
+    assert len(result.sample_labels) == len(result.samples) and (counts >= 8).all()
+    assigned, _ = gandiag.reference("digits").assign_modes(result.samples)
+    assert np.mean(assigned == result.sample_labels) > 0.9  # the labels travel with their own samples

@@ -42,6 +42,8 @@ CONFUSED_SHARE = 0.5
 #: Rows shown in each conditional plot.
 MAX_PANELS = 4
 PER_CLASS_IMAGES = 8
+#: Confused classes named in words; the others are counted.
+MAX_NAMED = 8
 
 
 def classes_frame(results: Sequence[Any]) -> pd.DataFrame | None:
@@ -88,8 +90,10 @@ def confusion_words(confusion: np.ndarray | None) -> str:
     found = confused_classes(confusion)
     if not found:
         return ""
-    return "class confusion: " + ", ".join(f"asked for class {k} it draws class {j} ({100 * s:.0f}%)"
-                                           for k, j, s in found)
+    words = [f"asked for class {k} it draws class {j} ({100 * s:.0f}%)" for k, j, s in found[:MAX_NAMED]]
+    more = len(found) - MAX_NAMED
+    tail = f" and {more} more ({len(found)} of {len(confusion)} classes confused)" if more > 0 else ""
+    return "class confusion: " + ", ".join(words) + tail
 
 
 def _shown(report: "Report") -> list[tuple[str, str]]:
@@ -172,7 +176,7 @@ def class_samples_figure(report: "Report") -> "Figure | None":
             ax.set_title(f"{title}\ncolour = requested class (numbers: class centres)", fontsize=9)
         else:
             tiles = [x[labels == c][:PER_CLASS_IMAGES] for c in range(k)]
-            blank = np.full((1, *x.shape[1:]), -1.0)
+            blank = np.full((1, *x.shape[1:]), 1.0)  # white: no sample of that class
             rows = [np.concatenate([t, np.repeat(blank, PER_CLASS_IMAGES - len(t), 0)]) for t in tiles]
             grid = _rows_grid(np.stack(rows))
             h = x.shape[-2] + 1

@@ -205,9 +205,12 @@ class Scorer:
         values, details = self.score_samples(fake, condition=condition)
         shown = PLOT_SAMPLES if fake.ndim == 2 else PLOT_IMAGES  # a scatter needs many points, a grid 64
         labels = getattr(condition, "labels", None)  # class-conditional: the report's per-class plots need them
-        if labels is not None and fake.ndim > 2:
-            shown = max(shown, 8 * int(condition.n_classes))  # about 8 images per class
-        keep = np.sort(np.random.default_rng(self.seed).permutation(len(fake))[:shown])
+        order = np.random.default_rng(self.seed).permutation(len(fake))
+        keep = order[:shown]
+        if labels is not None and fake.ndim > 2:  # and up to 8 images of each requested class
+            picked = [order[np.asarray(labels)[order] == k][:8] for k in range(int(condition.n_classes))]
+            keep = np.union1d(keep, np.concatenate(picked)).astype(np.int64)
+        keep = np.sort(keep)
         return ScoreResult(source=source, step=step, n=self.n, seed=self.seed, values=values,
                            flags=details.get("flags"), modes=details.get("modes"), samples=fake[keep],
                            conditional=details.get("conditional"),
