@@ -104,3 +104,17 @@ def test_image_rows_keep_eight_labelled_images_per_class():
     assert len(result.sample_labels) == len(result.samples) and (counts >= 8).all()
     assigned, _ = gandiag.reference("digits").assign_modes(result.samples)
     assert np.mean(assigned == result.sample_labels) > 0.9  # the labels travel with their own samples
+
+
+def test_a_translation_that_ignores_its_input_is_judged_condition_ignored():
+    import torch
+
+    ring = gandiag.reference("ring8")
+    from gandiag.conditional_loading import TranslationGenerator
+
+    constant = TranslationGenerator(lambda x: torch.zeros_like(x) + ring.centres[0], source_reference="ring8")
+    report = gandiag.audit([constant], ring, n=400, metrics="modes", progress=False)  # G(x) = c whatever x is
+    (v,) = verdicts(report)
+    assert v.kind == "condition ignored" and "independent of x not rejected" in v.evidence
+    assert report.classes is None and report.confusion == {}  # no classes: no class table, no heat map
+    assert "condition_ignored: G(x) independent of x" in report.to_markdown()
