@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -129,26 +132,35 @@ def test_cli_scheduler_writes_the_serial_report(run_folder, serial, client, tmp_
 
 
 def test_unreachable_scheduler_is_one_line_exit_2_within_seconds(run_folder, tmp_path, capsys):
-    with socket_closed_port() as port:
-        start = time.monotonic()
-        rc = main(["audit", str(run_folder), "--reference", "ring8", "--n", str(N), "--metrics", METRICS,
-                   "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "out"), "--quiet"])
-        took = time.monotonic() - start
+    port = _closed_port()
+    start = time.monotonic()
+    rc = main(["audit", str(run_folder), "--reference", "ring8", "--n", str(N), "--metrics", METRICS,
+               "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "out"), "--quiet"])
+    took = time.monotonic() - start
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert err.count("\n") == 0 and f"--scheduler tcp://127.0.0.1:{port}" in err and "dask scheduler" in err
     assert took < 15  # CONNECT_TIMEOUT is 5 s; slack for a loaded machine
 
 
-class socket_closed_port:
+def _closed_port() -> int:
     """A local TCP port that nothing listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __enter__(self) -> int:
-        import socket
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+def test_audit_help_needs_no_dask_and_lists_the_options():
+    code = ("import sys\nsys.modules['dask'] = sys.modules['distributed'] = sys.modules['torch'] = None\n"
+            "from gandiag.cli import main\nsys.exit(main(['audit', '--help']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for option in ("--workers N", "--threads-per-worker T", "--scheduler ADDRESS"):
+        assert option in done.stdout
 
-    def __exit__(self, *exc) -> None:
-        return None
+
+def test_workers_and_scheduler_together_is_one_line_exit_2(run_folder, tmp_path, capsys):
+    rc = main(["audit", str(run_folder), "--reference", "ring8", "--n", str(N), "--metrics", METRICS,
+               "--workers", "2", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--workers" in err and "--scheduler" in err

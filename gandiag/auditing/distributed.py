@@ -50,6 +50,17 @@ __all__ = ["RETRIES", "TaskItem", "open_client", "plan_rows", "score_rows_distri
 RETRIES = 2
 #: Seconds to wait for a scheduler given by address before saying it does not answer.
 CONNECT_TIMEOUT = 5
+#: Worker settings of the embedded cluster. Dask spawns workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+#: (to give memory back sooner); that turns off glibc's dynamic mmap threshold, so every large numpy
+#: temporary is a fresh mmap, zeroed page by page: a default-metrics row at n = 10,000 took 1.6-2.5x
+#: longer in a worker than in the client. The workers here get Dask's other variables (one BLAS/OpenMP
+#: thread) without it; for workers you start yourself, see README "Scale out on Dask". The profiler
+#: and the faster monitors are off too: they only take the GIL from the scoring thread.
+QUIET_WORKERS = {"distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
+                                                         "OPENBLAS_NUM_THREADS": 1},
+                 "distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                 "distributed.admin.system-monitor.interval": "2s", "distributed.admin.system-monitor.gil.enabled": False,
+                 "distributed.worker.memory.monitor-interval": "1s", "distributed.worker.daemon": False}
 INSTALL_HINT = "pip install 'gandiag[dask]' (or: pip install 'dask[distributed]')"
 
 
@@ -104,8 +115,7 @@ def open_client(*, workers: int | None = None, threads_per_worker: int = 1, sche
                 raise GandiagInputError(f"--workers {workers}: give a whole number of worker processes >= 1")
             if not isinstance(threads_per_worker, int) or threads_per_worker < 1:
                 raise GandiagInputError(f"--threads-per-worker {threads_per_worker}: give a whole number >= 1")
-            with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES,
-                                  "distributed.worker.daemon": False}):
+            with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES, **QUIET_WORKERS}):
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
                     dashboard_address=":0" if _has_dashboard() else None, silence_logs=logging.ERROR))
@@ -174,9 +184,14 @@ def score_task(scorer: Scorer, item: TaskItem) -> tuple[str, Any]:
         gen = Run(path.parent, [path], item.options).load(0)
         return "ok", scorer.score(gen, source=item.source)
     except Exception as exc:  # each failure is that row's error, as in the serial loop
-        if not isinstance(exc, GandiagInputError):
-            exc = SourceError(item.source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
-        return "error", str(exc)
+        return "error", str(_row_error(item.source, exc))
+
+
+def _row_error(source: str, exc: Exception) -> GandiagInputError:
+    """The serial loop's error of a row: a GandiagInputError as it is, anything else named after the source."""
+    if isinstance(exc, GandiagInputError):
+        return exc
+    return SourceError(source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
 
 
 def _worker_name() -> str:
@@ -202,7 +217,7 @@ def score_rows_distributed(scorer: Scorer, items: list[TaskItem], kept: Any, pro
     Each task's row is committed to the store here as soon as it completes."""
     from tqdm.auto import tqdm
 
-    from .runner import _cached, _error_row, _scored
+    from .runner import _scored
 
     distributed = _distributed()
     rows: list[Any] = [None] * len(items)
@@ -218,7 +233,7 @@ def score_rows_distributed(scorer: Scorer, items: list[TaskItem], kept: Any, pro
                     continue
                 rows[i] = _scored(found, item.run)
             else:
-                rows[i] = _local_row(scorer, item, kept, _cached, _error_row, _scored)
+                rows[i] = _local_row(scorer, item, kept)
             bar.update(1)
         if kept is not None and kept.reused:
             bar.set_postfix(reused=kept.reused, refresh=False)
@@ -230,18 +245,18 @@ def score_rows_distributed(scorer: Scorer, items: list[TaskItem], kept: Any, pro
     return rows
 
 
-def _local_row(scorer: Scorer, item: TaskItem, kept: Any, cached: Any, error_row: Any, scored: Any) -> Any:
+def _local_row(scorer: Scorer, item: TaskItem, kept: Any) -> Any:
     """A row found while listing (an error) or of a source in memory, scored here as the serial loop does."""
+    from .runner import _cached, _error_row, _scored
+
     try:
         if item.error is not None:
             raise item.error
         gen = item.local
-        return scored(cached(kept, item.source, item.run, item.step, lambda: scorer.score(gen, source=item.source)),
-                      item.run)
+        return _scored(_cached(kept, item.source, item.run, item.step, lambda: scorer.score(gen, source=item.source)),
+                       item.run)
     except Exception as exc:  # the serial loop's rule: each failure is that source's error row
-        if not isinstance(exc, GandiagInputError):
-            exc = SourceError(item.source, f"failed while scoring ({type(exc).__name__}: {one_line(exc, 200)})", hint="")
-        return error_row(item.source, item.run, item.step, scorer, exc)
+        return _error_row(item.source, item.run, item.step, scorer, _row_error(item.source, exc))
 
 
 def _run_tasks(distributed: Any, client: Any, scorer: Scorer, items: list[TaskItem], remote: list[tuple[int, str | None]],
@@ -266,8 +281,8 @@ def _run_tasks(distributed: Any, client: Any, scorer: Scorer, items: list[TaskIt
                 status, value = fut.result()
             except distributed.KilledWorker as exc:
                 status, value = "error", str(SourceError(
-                    item.source, f"killed every Dask worker that ran it ({RETRIES + 1} tries; a crash such as a "
-                    f"segmentation fault or running out of memory: {one_line(exc, 120)})", hint=""))
+                    item.source, "killed every Dask worker that ran it, and Dask gave up after its allowed failures (a crash "
+                    f"such as a segmentation fault, or running out of memory: {one_line(exc, 120)})", hint=""))
             if status == "ok":
                 if kept is not None and key is not None:
                     kept.put(key, value, item.run)
@@ -276,7 +291,7 @@ def _run_tasks(distributed: Any, client: Any, scorer: Scorer, items: list[TaskIt
                 rows[i] = _error_row(item.source, item.run, item.step, scorer, GandiagInputError(value))
             done += 1
             bar.update(1)
-    except (OSError, TimeoutError, distributed.CancelledError, _cancelled()) as exc:
+    except (OSError, TimeoutError, distributed.CancelledError) as exc:  # the scheduler is gone
         where = f"; the {done} rows scored are kept in {kept.path} and the next run resumes from them" \
             if kept is not None else ""
         raise GandiagInputError(f"lost the Dask scheduler at {client.scheduler.address} after {done} of "
@@ -285,9 +300,3 @@ def _run_tasks(distributed: Any, client: Any, scorer: Scorer, items: list[TaskIt
         for fut in futures:
             if not fut.done():
                 fut.cancel()
-
-
-def _cancelled() -> type:
-    from concurrent.futures import CancelledError
-
-    return CancelledError
