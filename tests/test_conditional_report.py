@@ -118,3 +118,12 @@ def test_a_translation_that_ignores_its_input_is_judged_condition_ignored():
     assert v.kind == "condition ignored" and "independent of x not rejected" in v.evidence
     assert report.classes is None and report.confusion == {}  # no classes: no class table, no heat map
     assert "condition_ignored: G(x) independent of x" in report.to_markdown()
+
+
+def test_rows_reused_from_the_store_keep_their_classes_and_labels(tmp_path):
+    path = _npz(tmp_path, "collapsed", n=N)
+    first = gandiag.audit([path], "ring8", n=400, metrics="modes", progress=False, store=tmp_path / "s.sqlite")
+    again = gandiag.audit([path], "ring8", n=400, metrics="modes", progress=False, store=tmp_path / "s.sqlite")
+    assert again.settings["store"]["reused"] == 1
+    pd.testing.assert_frame_equal(again.classes, first.classes)
+    assert (again.sample_labels[str(path)] == first.sample_labels[str(path)]).all()
