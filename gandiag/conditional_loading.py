@@ -333,7 +333,9 @@ def translation_checkpoint(path: Path, ckpt: dict[str, Any], net: torch.nn.Modul
             raise bad("true_map", "a matrix with a tolerance") from None
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not tolerance > 0:
             raise bad("true_map", "a square matrix with a positive tolerance")
-        true_map = lambda x: torch.as_tensor(x, dtype=torch.float32) @ matrix.T  # noqa: E731
+        def true_map(x: Any) -> torch.Tensor:  # x -> M x on each flattened sample (images keep their shape)
+            x = torch.as_tensor(x, dtype=torch.float32)
+            return (x.flatten(1) @ matrix.T).reshape(x.shape)
     gen = TranslationGenerator(net.eval().to(device), source_reference=source, inverse=inverse, true_map=true_map,
                                tolerance=tolerance, source=str(path), step=ckpt["step"])
     target = t.get("target")

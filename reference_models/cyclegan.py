@@ -1,4 +1,14 @@
-"""The ``cyclegan-ring8`` recipe: unpaired translation between two toy domains whose true map is known.
+"""The ``cyclegan-ring8`` and ``cyclegan-digits`` recipes: unpaired translation between two toy domains whose
+true map is known.
+
+``cyclegan-digits``: X = ``digits``, Y = colour-inverted ``digits`` (-x in the [-1, 1] pixel scale,
+:class:`InvertedDigits`); the true map is x -> -x, which keeps each image's digit: the class is
+preserved, which the shipped digits classifier checks on -G(x) and F(G(x)). The nets are the same
+generators are small convolutional nets (:class:`reference_models.nets.ConvTranslator`, 3 x 3
+convolutions as in CycleGAN: an MLP on the 64 pixels learns some class permutation instead), the
+discriminators the MLP on the flattened pixels; the identity term is off (its weight 0: the true map
+is far from the identity), and ``map_accuracy``'s tolerance is a third of the mean distance between
+two random digits.
 
 Domains: X = ``ring8`` and Y = ``ring8`` rotated by a *quarter* of a mode spacing (pi/16,
 :func:`rotated_ring8`); the true correspondence is that rotation R. (A rotation by half a spacing
@@ -41,7 +51,7 @@ from gandiag.references import reference as get_reference
 from gandiag.threads import torch_threads
 
 from . import losses
-from .nets import MLPDiscriminator, MLPGenerator
+from .nets import ConvTranslator, MLPDiscriminator, MLPGenerator
 
 #: The cyclegan recipes (TrainConfig fields; ``extra`` holds the cycle and identity weights and the angle).
 CYCLEGAN_RECIPES: dict[str, dict[str, Any]] = {
@@ -49,7 +59,35 @@ CYCLEGAN_RECIPES: dict[str, dict[str, Any]] = {
                            width=64, depth=3, batch_size=256, n_critic=1, optimizer="adam", lr_g=1e-3, lr_d=1e-3,
                            beta1=0.5, beta2=0.999, steps=600, checkpoint_every=200, log_every=10,
                            extra={"cycle_lambda": 10.0, "identity_lambda": 1.0, "angle": math.pi / 16}),
+    "cyclegan-digits": dict(recipe="cyclegan-digits", loss="nsgan", reference="digits", arch="conv8", latent_dim=64,
+                            width=16, depth=2, batch_size=64, n_critic=1, optimizer="adam", lr_g=1e-3, lr_d=1e-3,
+                            beta1=0.5, beta2=0.999, steps=300, checkpoint_every=100, log_every=10,
+                            extra={"cycle_lambda": 10.0, "identity_lambda": 0.0}),
 }
+IMAGE_SHAPE = (1, 8, 8)
+
+
+class InvertedDigits:
+    """Colour-inverted ``digits``: each image x of the reference as -x (pixels in [-1, 1]), labels kept."""
+
+    name = "digits-inverted"
+
+    def __init__(self) -> None:
+        self.digits = get_reference("digits")
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` inverted images and their digits, drawn with ``generator``."""
+        x, y = self.digits.draw(n, generator)
+        return -x, y
+
+
+def _images(cfg: Any) -> bool:
+    return cfg.reference == "digits"
+
+
+def _target(cfg: Any) -> Any:
+    """The target domain Y of the recipe."""
+    return InvertedDigits() if _images(cfg) else rotated_ring8(float(cfg.extra["angle"]))
 STREAMS = ("data", "init")
 
 
@@ -63,31 +101,51 @@ def _rotation(angle: float) -> np.ndarray:
     return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
 
 
-def _nets(cfg: Any) -> dict[str, torch.nn.Module]:
-    g = dict(latent_dim=2, out_dim=2, width=cfg.width, depth=cfg.depth)
-    d = dict(in_dim=2, width=cfg.width, depth=cfg.depth)
-    return {"G": MLPGenerator(**g), "F": MLPGenerator(**g), "D_Y": MLPDiscriminator(**d), "D_X": MLPDiscriminator(**d)}
-
-
 def _arch(cfg: Any) -> dict[str, Any]:
-    return {"name": "mlp-generator", "kwargs": dict(latent_dim=2, out_dim=2, width=cfg.width, depth=cfg.depth),
-            "discriminator": {"name": "mlp-discriminator", "kwargs": dict(in_dim=2, width=cfg.width, depth=cfg.depth)}}
+    """G's and D's architecture names and kwargs: MLPs on 2-D vectors; a conv translator and an MLP critic of
+    the 64 flattened pixels on images."""
+    if _images(cfg):
+        g = {"name": "conv8-translator", "kwargs": dict(channels=IMAGE_SHAPE[0], width=cfg.width, depth=cfg.depth,
+                                                         size=IMAGE_SHAPE[1])}
+        dim = int(np.prod(IMAGE_SHAPE))
+    else:
+        g = {"name": "mlp-generator", "kwargs": dict(latent_dim=2, out_dim=2, width=cfg.width, depth=cfg.depth)}
+        dim = 2
+    return {**g, "discriminator": {"name": "mlp-discriminator",
+                                   "kwargs": dict(in_dim=dim, width=cfg.width, depth=cfg.depth)}}
+
+
+def _nets(cfg: Any) -> dict[str, torch.nn.Module]:
+    arch = _arch(cfg)
+    make = ConvTranslator if arch["name"] == "conv8-translator" else MLPGenerator
+    d = arch["discriminator"]["kwargs"]
+    return {"G": make(**arch["kwargs"]), "F": make(**arch["kwargs"]), "D_Y": MLPDiscriminator(**d),
+            "D_X": MLPDiscriminator(**d)}
+
+
+def _translation(cfg: Any, target: Any) -> dict[str, Any]:
+    """The checkpoint's target, true map (a matrix) and ``map_accuracy`` tolerance."""
+    if _images(cfg):
+        x, _ = target.digits.draw(400, torch.Generator().manual_seed(0))
+        flat = x.flatten(1)
+        spacing = float((flat[:200] - flat[200:]).norm(dim=1).mean())  # mean distance of two random digits
+        return {"target": {"name": target.name}, "true_map": (-np.eye(flat.shape[1])).tolist(),
+                "tolerance": spacing / 3}
+    return {"target": {"name": target.name, "centres": target.centres.tolist(), "std": target.std},
+            "true_map": _rotation(float(cfg.extra["angle"])).tolist(), "tolerance": 3.0 * target.std}
 
 
 def _payload(cfg: Any, nets: dict[str, torch.nn.Module], opts: dict[str, torch.optim.Optimizer],
-             streams: dict[str, torch.Generator], step: int, target: GaussianMixture) -> dict[str, Any]:
-    angle = float(cfg.extra["angle"])
+             streams: dict[str, torch.Generator], step: int, target: Any) -> dict[str, Any]:
     return {
-        "gandiag_format": FORMAT_VERSION, "architecture": _arch(cfg), "latent": {"dim": 2, "distribution": "normal"},
+        "gandiag_format": FORMAT_VERSION, "architecture": _arch(cfg), "latent": {"dim": int(cfg.latent_dim), "distribution": "normal"},
         "generator": nets["G"].state_dict(), "discriminator": nets["D_Y"].state_dict(),
         "optimizers": {k: o.state_dict() for k, o in opts.items()}, "step": step,
         "rng": {k: g.get_state() for k, g in streams.items()}, "config": cfg.to_dict(),
         "versions": {"gandiag": gandiag.__version__, "torch": str(torch.__version__),
                      "torch_threads": torch.get_num_threads()},
         "translation": {
-            "source": cfg.reference,
-            "target": {"name": target.name, "centres": target.centres.tolist(), "std": target.std},
-            "true_map": _rotation(angle).tolist(), "tolerance": 3.0 * target.std,
+            "source": cfg.reference, **_translation(cfg, target),
             "inverse": {"architecture": _arch(cfg), "generator": nets["F"].state_dict(),
                         "discriminator": nets["D_X"].state_dict()},
         },
@@ -132,7 +190,7 @@ def train_cyclegan(cfg: Any, out: str | Path, *, resume: bool = False, progress:
     if existing and not resume:
         raise GandiagInputError(f"--out {out}: already holds {len(existing)} checkpoints; pass --resume or choose a "
                                 "new folder")
-    source, target = get_reference(cfg.reference), rotated_ring8(float(cfg.extra["angle"]))
+    source, target = get_reference(cfg.reference), _target(cfg)
     with torch_threads(training_threads(cfg, threads)):
         seeds = np.random.SeedSequence(cfg.seed).generate_state(len(STREAMS), np.uint64)
         with torch.random.fork_rng(devices=[]):

@@ -93,7 +93,29 @@ class MLPDiscriminator(_Conditioned):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         e = self._label_features(labels, x.shape[0])
+        x = x.flatten(1)  # images: one row of pixels
         return self.net(x if e is None else torch.cat([x, e], 1)).squeeze(1)
+
+
+class ConvTranslator(nn.Module):
+    """An image-to-image map (the ``cyclegan-digits`` generators): ``depth`` x [Conv2d 3 x 3 (``width``
+    channels), ReLU], then Conv2d 3 x 3 back to ``channels`` and tanh; padding keeps the size. Convolutions act on
+    every neighbourhood alike, CycleGAN's inductive bias (Zhu et al. 2017) that keeps an image's layout."""
+
+    def __init__(self, channels: int = 1, width: int = 16, depth: int = 2, size: int = 8) -> None:
+        super().__init__()
+        self.channels, self.size = int(channels), int(size)
+        self.latent_dim = self.channels * self.size * self.size  # the input: one image
+        layers: list[nn.Module] = []
+        c = self.channels
+        for _ in range(int(depth)):
+            layers += [nn.Conv2d(c, int(width), 3, padding=1), nn.ReLU()]
+            c = int(width)
+        layers += [nn.Conv2d(c, self.channels, 3, padding=1), nn.Tanh()]  # pixels in [-1, 1], as CycleGAN's
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(-1, self.channels, self.size, self.size))
 
 
 class DCGANGenerator(_Conditioned):
