@@ -123,3 +123,20 @@ def test_mismatched_shapes_are_clear_errors():
         mode_metrics(np.zeros((10, 2)), RING, reference_sample=np.zeros((10, 3)))
     with pytest.raises(GandiagInputError, match="NaN"):
         mode_metrics(np.full((4, 2), np.nan), RING)
+
+
+def test_spread_pvalues_are_the_pooled_variance_ratio_test():
+    # two modes of ring8, generated std 1.5 x the reference's; every sample high quality (within
+    # 3 reference std needs a small scale): the pooled F statistic by hand, per coordinate pair.
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    std = RING.std
+    ref = np.concatenate([CENTRES[k] + 0.5 * std * rng.normal(size=(40, 2)) for k in (0, 1)])
+    gen = np.concatenate([CENTRES[k] + 0.75 * std * rng.normal(size=(30, 2)) for k in (0, 1)])
+    m = mode_metrics(gen, RING, reference_sample=ref)
+    var_g = sum(np.var(gen[i:i + 30], axis=0, ddof=1).mean() * 29 for i in (0, 30)) / 58
+    var_r = sum(np.var(ref[i:i + 40], axis=0, ddof=1).mean() * 39 for i in (0, 40)) / 78
+    assert m["spread_wider_pvalue"] == pytest.approx(stats.f.sf(var_g / var_r, 58, 78), rel=1e-9)
+    assert m["spread_narrower_pvalue"] == pytest.approx(stats.f.cdf(var_g / var_r, 58, 78), rel=1e-9)
+    assert m["spread_wider_pvalue"] < 0.01
