@@ -42,7 +42,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a reference model (recipes: gandiag train --list)",
                        description="Train a reference GAN; writes step-*.pt checkpoints and train_log.csv into --out.")
     p.add_argument("recipe", nargs="?", help="{gan,nsgan,wgan,wgangp}-{ring8,grid25,digits,stacked-digits}, "
-                   "{loss}-{ring8,grid25,digits}-conditional, cyclegan-ring8")
+                   "{loss}-{ring8,grid25,digits}-conditional, cyclegan-ring8, cyclegan-digits")
     p.add_argument("--list", action="store_true", help="print the recipes and their defaults, then exit")
     p.add_argument("--out", help="run folder for checkpoints and train_log.csv")
     p.add_argument("--steps", type=int, help="generator steps (default: the recipe's)")
