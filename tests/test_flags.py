@@ -153,6 +153,12 @@ def test_thresholds_are_configurable():
     assert detect_flags(piled, FlagThresholds(starved_ratio=0.5))["mode_dropping"]  # 0.057 < 0.5 x 0.125
     blurred = mode_metrics(mixture(ring, N, 6, scale=5.0), ring, seed=99)
     assert not detect_flags(blurred, FlagThresholds(hq_ratio=0.1, max_spread=5))["low_quality"]
+    from gandiag.cli.options import thresholds
+    from gandiag.gate.config import parse_config
+
+    assert thresholds(["max_spread=1.5", "significance=none"]) == FlagThresholds(max_spread=1.5, significance=None)
+    gate = parse_config({"reference": "ring8", "flags": ["low_quality"], "thresholds": {"max_spread": 1.5}})
+    assert gate.thresholds == FlagThresholds(max_spread=1.5)
 
 
 def test_significance_guard_is_on_and_only_matters_for_tiny_expected_counts():

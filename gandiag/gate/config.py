@@ -18,9 +18,10 @@ hold ``[tool.gandiag.gate]``). A file named ``pyproject.toml`` is only read at
   ``class_collapse``, ``class_dropping``;
 * ``[PREFIX.metrics.NAME]`` for a metric NAME of docs/contract.md section 5, with any of ``min``,
   ``max`` (numbers: the value must lie in [min, max]) and ``margin`` (number >= 0: the baseline
-  rule of :mod:`gandiag.gate.checks`; only for metrics with a direction and an interval,
-  :data:`BASELINE_METRICS`);
-* ``[PREFIX.thresholds]``: flag thresholds (the fields of :class:`gandiag.modes.FlagThresholds`);
+  rule of :mod:`gandiag.gate.checks`; only for metrics with a direction and an interval that the
+  calibration benchmark found trustworthy, :data:`BASELINE_METRICS`: not ``js``);
+* ``[PREFIX.thresholds]``: flag thresholds (the fields of :class:`gandiag.modes.FlagThresholds`,
+  e.g. ``max_spread = 1.5``; ``significance = 0`` turns the guard against chance off);
   ``[PREFIX.conditional_thresholds]``: the conditional flags' (:class:`gandiag.conditional.ConditionalThresholds`);
 * ``latent`` (``"normal"`` or ``"uniform"``) and ``latent_dim`` (integer >= 1): how to draw z
   for networks whose file does not say.
@@ -32,7 +33,8 @@ key (``gate.toml: gate.metrics.w1.maxx: unknown key; use min, max, margin``).
 Which way is worse, for the baseline rule, is each metric's registered direction
 (:attr:`gandiag.metrics.registry.MetricSpec.worse`: higher, lower, or for ``intra_mode_spread``
 the distance from 1, ``|v - 1|``, since too narrow and too wide modes are both worse); a margin
-needs a direction and an interval (:data:`BASELINE_METRICS`).
+needs a direction and a trusted interval (:data:`BASELINE_METRICS`,
+:attr:`gandiag.metrics.registry.MetricSpec.trusted_interval`).
 """
 
 from __future__ import annotations
