@@ -71,3 +71,22 @@ def test_the_gate_takes_margins_only_on_calibrated_intervals():
     with pytest.raises(GandiagInputError, match="js has an interval that is not calibrated"):
         parse_config({"reference": "ring8", "metrics": {"js": {"margin": 0.1}}})
     assert parse_config({"reference": "ring8", "metrics": {"js": {"max": 0.1}}}).metrics[0].max == 0.1  # bounds stay
+
+
+def test_intervals_never_reach_past_the_metric_range():
+    import gandiag
+    from gandiag.metrics.intervals import clip_intervals
+
+    row = {"modes_total": 8, "modes_captured": 7, "modes_captured_ci_low": 4.0, "modes_captured_ci_high": 10.5,
+           "mode_kl": 0.01, "mode_kl_ci_low": -0.02, "mode_kl_ci_high": 0.04, "kid": 0.001,
+           "kid_ci_low": -0.002, "kid_ci_high": 0.004, "js": 0.69, "js_ci_low": 0.6, "js_ci_high": 0.8}
+    clip_intervals(row)
+    assert (row["modes_captured_ci_low"], row["modes_captured_ci_high"]) == (4.0, 8.0)
+    assert (row["mode_kl_ci_low"], row["mode_kl_ci_high"]) == (0.0, 0.04)
+    assert row["kid_ci_low"] == -0.002  # KID's unbiased estimate may be negative
+    assert row["js_ci_high"] == pytest.approx(np.log(2))
+    # end to end: a perfect generator's intervals stay inside the ranges
+    real = gandiag.reference("ring8").sample(200, seed=4).numpy()
+    out = gandiag.score(real, "ring8", n=200, metrics="modes", resamples=8)
+    assert out["modes_captured_ci_high"] <= out["modes_total"] and out["mode_kl_ci_low"] >= 0
+    assert 0 <= out["hq_fraction_ci_low"] <= out["hq_fraction_ci_high"] <= 1

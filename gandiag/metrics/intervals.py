@@ -280,3 +280,43 @@ def real_vs_real(metric: Metric, reference: Any, n: int, *, seed: int = 0, **met
 
     real, second = reference_pair(get_reference(reference), int(n), int(seed))
     return metric(real, second, **metric_kwargs)
+
+
+#: The range each metric's value lies in: (low, high), a bound ``None`` when open, a string when
+#: it is another column of the row (``modes_captured`` <= ``modes_total``). KID's unbiased
+#: estimate can be negative, so it has no lower bound.
+METRIC_RANGES: dict[str, tuple[float | str | None, float | str | None]] = {
+    "js": (0.0, float(np.log(2.0))), "c2st_accuracy": (0.0, 1.0), "w1": (0.0, None), "w2": (0.0, None),
+    "sliced_w": (0.0, None), "sinkhorn": (0.0, None), "fid": (0.0, None), "precision": (0.0, 1.0),
+    "recall": (0.0, 1.0), "density": (0.0, None), "coverage": (0.0, 1.0), "modes_captured": (0.0, "modes_total"),
+    "hq_fraction": (0.0, 1.0), "mode_kl": (0.0, None), "effective_modes": (1.0, "modes_total"),
+    "intra_mode_spread": (0.0, None), "ndb": (0.0, None), "ndb_k": (0.0, 1.0), "label_accuracy": (0.0, 1.0),
+    "label_mi": (0.0, None), "map_accuracy": (0.0, 1.0),
+}
+
+
+def clip_intervals(row: dict[str, Any]) -> None:
+    """Clip every ``{metric}_ci_low``/``_ci_high`` of ``row`` to the metric's range (:data:`METRIC_RANGES`).
+
+    The centred intervals are symmetric around the full-n value, so near a bound they can reach
+    past it (modes_captured up to 11 of 8, a negative mode KL); the true value cannot be there,
+    so clipping changes no coverage.
+    """
+    for metric, (low, high) in METRIC_RANGES.items():
+        lo_col, hi_col = f"{metric}_ci_low", f"{metric}_ci_high"
+        if lo_col not in row:
+            continue
+        bounds = []
+        for bound in (low, high):
+            value = row.get(bound) if isinstance(bound, str) else bound
+            bounds.append(float(value) if value is not None and np.isfinite(float(value)) else None)
+        for col in (lo_col, hi_col):
+            value = row[col]
+            if value is None or not np.isfinite(float(value)):
+                continue
+            if bounds[0] is not None:
+                value = max(float(value), bounds[0])
+            if bounds[1] is not None:
+                value = min(float(value), bounds[1])
+            row[col] = value
+

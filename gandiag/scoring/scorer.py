@@ -39,6 +39,7 @@ from ..features.choice import choose_extractor
 from ..conditional_loading import TranslationGenerator, as_translation
 from ..generators import Generator, as_generator
 from ..metrics.registry import get_spec, metric_names
+from ..metrics.intervals import clip_intervals
 from ..modes import FlagThresholds, NDBBins
 from ..modes.flags import min_trusted_n
 from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
@@ -197,6 +198,7 @@ class Scorer:
             wanted = runner.select(self, details)
             if wanted:
                 notes += runner.run(self, fake, wanted, row, details)
+        clip_intervals(row)  # a centred interval never reaches past the metric's range
         row["notes"] = "; ".join(dict.fromkeys(n for n in notes if n))
         return row, details
 
