@@ -145,8 +145,9 @@ def _mean_std(values: Sequence[float]) -> str:
     v = np.asarray(values, dtype=float)
     if not np.isfinite(v).any():
         return "n/a"
-    v = v[np.isfinite(v)]
-    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+    total, v = len(v), v[np.isfinite(v)]
+    text = f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+    return text if len(v) == total else f"{text} ({len(v)} of {total} trials; the others had no high-quality sample)"
 
 
 def _published(value: float, std: float | None = None) -> str:
@@ -197,8 +198,8 @@ def render(rows: list[dict[str, Any]], *, command: str, wall: float, trials: int
         "(the code logs H(p); KL = log K - H(p)). Ours: mean ± std (ddof 1) over the trials.",
         "",
         "| data | method | recipe | modes (ours) | modes (published) | high-quality % (ours) | high-quality % (published) "
-        "| reverse KL (ours) | reverse KL (published) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| reverse KL (ours) | reverse KL (published) | gandiag mode_kl (ours, every sample) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for data in datas:
         for pub in [p for p in PUBLISHED if p["data"] == data]:
@@ -206,10 +207,12 @@ def render(rows: list[dict[str, Any]], *, command: str, wall: float, trials: int
             if rs:
                 lines.append(f"| {data} | {pub['method']} | `{pub['recipe']}` | {_mean_std([r['modes'] for r in rs])} | "
                              f"{_published(pub['modes'], pub['modes_std'])} | {_mean_std([r['hq_percent'] for r in rs])} | "
-                             f"{pub['hq']:g} | {_mean_std([r['reverse_kl'] for r in rs])} | {pub['kl']:g} |")
+                             f"{pub['hq']:g} | {_mean_std([r['reverse_kl'] for r in rs])} | {pub['kl']:g} | "
+                             f"{_mean_std([r['gandiag_mode_kl'] for r in rs])} |")
         fl = [r for r in rows if r["data"] == data and r["method"] == "real data"]
         lines.append(f"| {data} | real vs real (floor) | | {_mean_std([r['modes'] for r in fl])} | | "
-                     f"{_mean_std([r['hq_percent'] for r in fl])} | | {_mean_std([r['reverse_kl'] for r in fl])} | |")
+                     f"{_mean_std([r['hq_percent'] for r in fl])} | | {_mean_std([r['reverse_kl'] for r in fl])} | | "
+                     f"{_mean_std([r['gandiag_mode_kl'] for r in fl])} |")
     lines += ["", "VEEGAN (Srivastava et al. 2017) table 1, GAN rows, for comparison (another architecture and "
               "budget): " + "; ".join(f"{d}: {m:g} modes, {h:g}% high quality" for d, (m, h) in VEEGAN_GAN.items()
                                       if d in datas) + ".", "", "Direction (PacGAN minus GAN, ours vs published):", ""]
@@ -247,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = _run_all(jobs, runs, steps=args.steps, n=args.n, workers=args.jobs, progress=not args.quiet)
         for data in dict.fromkeys(pub["data"] for pub in chosen):
             rows += floor_rows(data, args.trials, args.n)
-        command = "python -m reference_models.literature " + " ".join(argv if argv is not None else sys.argv[1:])
+        given = list(argv if argv is not None else sys.argv[1:])
+        if "--notes" in given:  # the paragraph is printed in the report, not repeated in its command
+            del given[given.index("--notes"):given.index("--notes") + 2]
+        command = "python -m reference_models.literature " + " ".join(given)
         out.mkdir(parents=True, exist_ok=True)
         write_csv(rows, out / "literature.csv")
         atomic_write_text(out / "literature.md", render(rows, command=command.strip(), wall=time.perf_counter() - start,
