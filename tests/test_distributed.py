@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import gandiag
-from gandiag.auditing.distributed import TaskItem, open_client, score_task
+from gandiag.auditing.distributed import RETRIES, TaskItem, open_client, score_task
 from gandiag.auditing.store import STORE_NAME, ResultStore
 from gandiag.cli import main
 from gandiag.scoring import Scorer
@@ -67,7 +67,7 @@ def _equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def test_cluster_report_equals_serial_and_store_resumes_serially(run_folder, serial, client, tmp_path):
     store = tmp_path / STORE_NAME
     report = gandiag.audit(str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, client=client, store=store)
-    assert len(report.frame) == STEPS + 1 and (report.frame["error"] == "").all()
+    assert len(report.frame) == STEPS + 1 and (report.frame["error"] == "").all(), list(report.frame["error"])
     _equal(report.frame, serial)
     assert report.settings["store"]["scored"] == STEPS + 1
     # the rows the workers scored were stored by the client under the serial audit's keys
@@ -77,24 +77,57 @@ def test_cluster_report_equals_serial_and_store_resumes_serially(run_folder, ser
 
 
 def test_worker_killed_by_pid_mid_audit_still_gives_the_serial_report(run_folder, serial, client):
-    pids = client.run(os.getpid)  # {worker address: pid}
+    pids = client.run(os.getpid)
     box: dict = {}
     thread = threading.Thread(target=lambda: box.update(report=gandiag.audit(
         str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, client=client)))
     thread.start()
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and thread.is_alive() and time.monotonic() < deadline:
-        busy = {w: keys for w, keys in client.processing().items() if any("gandiag-row" in str(k) for k in keys)}
-        if busy:
-            killed = next(iter(busy))
-            os.kill(pids[killed], signal.SIGKILL)
-        time.sleep(0.005)
+    keys = _kill_first_busy_worker(client, thread)
     thread.join(300)
-    assert killed is not None, "no task was seen running: the kill did not happen mid-audit"
+    assert keys, "no task was seen running: the kill did not happen mid-audit"
     _equal(box["report"].frame, serial)
     client.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
-    assert pids[killed] not in client.run(os.getpid).values()
+    assert set(client.run(os.getpid).values()) != set(pids.values())
+
+
+def _kill_first_busy_worker(client, thread) -> list[str] | None:
+    """SIGKILL (by pid) the first worker seen running a row task while ``thread`` audits; the keys of the
+    row tasks it held (with Dask's queuing, the one running and at most one more sent ahead)."""
+    pids = client.run(os.getpid)  # {worker address: pid}
+    deadline = time.monotonic() + 120
+    while thread.is_alive() and time.monotonic() < deadline:
+        for worker, keys in client.processing().items():
+            rows = [str(k) for k in keys if "gandiag-row" in str(k)]
+            if rows:
+                os.kill(pids[worker], signal.SIGKILL)
+                return rows
+        time.sleep(0.005)
+    return None
+
+
+def test_checkpoint_that_kills_its_worker_every_time_is_one_error_row(run_folder, serial, client):
+    scheduler = client.cluster.scheduler  # the embedded cluster's scheduler runs in this process
+    scheduler.allowed_failures = 0  # one death of its worker and Dask gives the task up, as after RETRIES + 1
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(report=gandiag.audit(
+        str(run_folder), "ring8", n=N, metrics=METRICS, progress=False, client=client)))
+    thread.start()
+    try:
+        keys = _kill_first_busy_worker(client, thread)
+        thread.join(300)
+    finally:
+        scheduler.allowed_failures = RETRIES
+    assert keys, "no task was seen running"
+    frame = box["report"].frame
+    seen = {int(k.split("-")[2]) for k in keys}  # gandiag-row-{row}-{tag}
+    lost = list(frame.index[frame["error"] != ""])  # what the worker held when the kill landed: at most 2 with
+    assert seen <= set(lost) and len(lost) <= 2     # Dask's queuing (worker-saturation 1.1, one thread)
+    for i in lost:
+        assert frame.loc[i, "source"] in frame.loc[i, "error"] and "killed every Dask worker" in frame.loc[i, "error"]
+    kept = serial.columns.drop("error")  # the error rows lack the metric columns; every other row is the serial one
+    pd.testing.assert_frame_equal(frame.drop(index=lost)[kept], serial.drop(index=lost)[kept], check_exact=True,
+                                  check_dtype=False)  # a column with error rows may be float where serial's is int
+    client.wait_for_workers(2, timeout=120)
 
 
 def test_checkpoint_that_fails_to_load_is_one_error_row(tmp_path, client):
