@@ -127,3 +127,23 @@ def test_rows_reused_from_the_store_keep_their_classes_and_labels(tmp_path):
     assert again.settings["store"]["reused"] == 1
     pd.testing.assert_frame_equal(again.classes, first.classes)
     assert (again.sample_labels[str(path)] == first.sample_labels[str(path)]).all()
+
+
+def test_watch_alerts_on_a_conditional_flag_and_writes_the_class_files(tmp_path):
+    from gandiag.auditing.live import LiveAudit, summary_line
+    from gandiag.scoring import Scorer
+
+    scorer = Scorer("ring8", n=400, metrics="modes")
+    live = LiveAudit(scorer, run="run", out=tmp_path / "live", confirm=2)
+    module = ToyConditional("ring8", "collapsed")
+    alerts = []
+    for step in (1, 2):
+        result = scorer.score(module, source=f"step-{step}")
+        result.step = step
+        alerts += live.add(result)
+    (alert,) = [a for a in alerts if a.name == "class_collapse"]
+    assert alert.since == 1 and "class 2 intra_mode_spread 0" in alert.message
+    assert "flags: class_collapse" in summary_line(result)
+    assert len(pd.read_csv(tmp_path / "live" / "classes.csv")) == 2 * 8
+    runs = pd.read_csv(tmp_path / "live" / "runs.csv")
+    assert runs.loc[0, "class_collapse_from_step"] == 1

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from ..errors import GandiagInputError
 from ..gate.checks import evaluate
 from ..gate.config import GateConfig, parse_config
-from ..schema import FLAG_NAMES
+from ..schema import ALL_FLAG_NAMES, FLAG_NAMES
 from ..scoring import Scorer, ScoreResult
 from .best import DEFAULT_METRICS
 from .report import Report
@@ -147,11 +147,14 @@ class LiveAudit:
 
     def _flag_alerts(self, result: ScoreResult) -> list[Alert]:
         out = []
-        for flag in FLAG_NAMES:
-            raised = result.flags is not None and result.flags.raised(flag)
+        for flag in ALL_FLAG_NAMES:  # the conditional flags of a conditional generator too
+            raised = bool(result.flag(flag))
             since = self._confirmed(f"flag:{flag}", raised, result.step)
             if since is not None:
-                clause = result.flags.clause(flag) if result.flags is not None else flag
+                if flag in FLAG_NAMES:
+                    clause = result.flags.clause(flag) if result.flags is not None else flag
+                else:  # raised: the row has its conditional result
+                    clause = result.conditional.flags.clauses.get(flag) or flag
                 out.append(Alert("flag", flag, result.step, since,
                                  f"{flag} confirmed ({self._times()} since step {_where(since)}): {clause}"))
         return out
@@ -189,7 +192,7 @@ def summary_line(result: ScoreResult, metrics: Sequence[str] = DEFAULT_METRICS) 
         value = result.values.get(name)
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value and len(shown) < 4:
             shown.append(f"{name} {value:.4g}" if isinstance(value, float) else f"{name} {int(value)}")
-    raised = [f for f in FLAG_NAMES if result.flags is not None and result.flags.raised(f)]
+    raised = [f for f in ALL_FLAG_NAMES if result.flag(f)]
     return (f"step {_where(result.step):>8}  {Path(str(result.source)).name}  " + "  ".join(shown)
             + f"  flags: {', '.join(raised) or 'none'}")
 
