@@ -7,8 +7,9 @@
 ...     row = mon.step(net, step, latent_dim=2)  # scores at steps 0, 100, 200 only
 >>> [int(s) for s in mon.report().frame["step"].dropna()]
 [0, 100, 200]
->>> sorted({a.name for a in mon.alerts})  # an untrained net: every flag, confirmed at step 100
-['low_quality', 'mode_collapse', 'mode_dropping']
+>>> alerts = {a.name: a.step for a in mon.alerts}  # an untrained net: confirmed at the 2nd scored step
+>>> alerts["mode_dropping"], alerts["low_quality"]
+(100, 100)
 
 :meth:`Monitor.step` scores the generator on the configured steps (``step % every == 0``) with
 one :class:`gandiag.scoring.Scorer` built once (the reference sample, its features and the NDB
