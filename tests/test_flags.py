@@ -261,3 +261,18 @@ def test_digits_class_removed_is_mode_dropping_through_the_classifier():
     m = mode_metrics(images[odd & (labels != 3)], digits, reference_sample=real)
     assert m["modes_captured"] == 9 and m["reference_count"] == len(real)
     assert detect_flags(m)["evidence"] == "mode_dropping: 1 of 10 modes missing (3)"
+
+
+def test_thresholds_of_both_flag_families_refuse_bad_numbers_by_name():
+    import math
+
+    from gandiag.conditional.flags import ConditionalThresholds
+    from gandiag.errors import GandiagInputError
+    from gandiag.modes import FlagThresholds
+
+    for bad in (-1.0, math.nan, math.inf, True, "0.5"):
+        with pytest.raises(GandiagInputError, match="flag threshold min_spread must be a non-negative number"):
+            FlagThresholds(min_spread=bad)
+        with pytest.raises(GandiagInputError, match="conditional threshold chance_margin must be a non-negative"):
+            ConditionalThresholds(chance_margin=bad)
+    assert FlagThresholds(min_spread=0).min_spread == 0

@@ -26,7 +26,6 @@ Evidence names the classes: ``class_collapse: class 2 intra_mode_spread 0 < 0.5`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -35,7 +34,7 @@ import pandas as pd
 
 from ..errors import GandiagInputError
 from ..modes import FlagThresholds, dropped_modes
-from ..modes.flags import listed
+from ..modes.flags import check_non_negative, listed
 
 __all__ = ["CONDITIONAL_FLAGS", "ConditionalFlags", "ConditionalThresholds", "class_flags", "translation_flags"]
 
@@ -56,10 +55,8 @@ class ConditionalThresholds:
     def __post_init__(self) -> None:
         if not 0.0 < self.significance < 1.0:
             raise GandiagInputError(f"conditional threshold significance must be in (0, 1), got {self.significance!r}")
-        for name in ("chance_margin", "min_spread", "coverage_ratio", "starved_ratio"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise GandiagInputError(f"conditional threshold {name} must be a non-negative number, got {value!r}")
+        check_non_negative(self, ("chance_margin", "min_spread", "coverage_ratio", "starved_ratio"),
+                           "conditional threshold")
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,19 @@ from scipy import stats
 from ..errors import GandiagInputError
 from ..schema import FLAG_COLUMNS, FLAG_NAMES
 
-__all__ = ["FLAG_COLUMNS", "FlagResult", "FlagThresholds", "detect_flags", "dropped_modes", "evaluate_flags",
-           "min_trusted_n"]
+__all__ = ["FLAG_COLUMNS", "FlagResult", "FlagThresholds", "check_non_negative", "detect_flags", "dropped_modes",
+           "evaluate_flags", "min_trusted_n"]
 
 _LISTED = 8  # modes named in the evidence before "+N more"
+
+
+def check_non_negative(thresholds: Any, names: Sequence[str], what: str) -> None:
+    """Refuse any attribute ``names`` of ``thresholds`` that is not a finite number >= 0, naming it
+    as ``f"{what} {name}"`` (the flags' and the conditional flags' thresholds)."""
+    for name in names:
+        value = getattr(thresholds, name)
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise GandiagInputError(f"{what} {name} must be a non-negative number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,8 @@ class FlagThresholds:
         return self.significance or None
 
     def __post_init__(self) -> None:
-        for name in ("starved_ratio", "min_spread", "dominant_share", "dominant_reference_max", "hq_ratio",
-                     "max_spread"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise GandiagInputError(f"flag threshold {name} must be a non-negative number, got {value!r}")
+        check_non_negative(self, ("starved_ratio", "min_spread", "dominant_share", "dominant_reference_max",
+                                  "hq_ratio", "max_spread"), "flag threshold")
         if self.significance is not None and not 0.0 <= self.significance < 1.0:
             raise GandiagInputError(f"flag threshold significance must be in [0, 1) (0 or None: guard off), "
                                     f"got {self.significance!r}")
