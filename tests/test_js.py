@@ -94,13 +94,14 @@ def test_same_seed_same_numbers_and_global_rng_untouched():
     assert js(torch.from_numpy(x), torch.from_numpy(y), seed=3) == pytest.approx(first["js"], abs=1e-6)
 
 
-def test_images_use_a_conv_net():
+@pytest.mark.parametrize("classifier", ["auto", "network"])  # auto: the pixel classifier (64 values)
+def test_images_pixel_classifier_and_conv_net(classifier):
     rng = np.random.default_rng(0)
     real = np.clip(rng.normal(-0.5, 0.2, (400, 1, 8, 8)), -1, 1)
     fake = real.copy()
     fake[:, :, 2:6, 2:6] = 0.8  # a bright square the real images never have
-    assert js(real, fake) > 0.9 * LOG2
-    assert js(real[:200], real[200:]) < 0.05
+    assert js(real, fake, classifier=classifier) > 0.9 * LOG2
+    assert js(real[:200], real[200:], classifier=classifier) < 0.05
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,8 @@ def test_scoring_does_not_import_torch_dynamo():
         "rng = np.random.default_rng(0)\n"
         "c2st(rng.normal(size=(64, 2)), rng.normal(size=(64, 2)))\n"
         "c2st(rng.normal(size=(64, 16)), rng.normal(size=(64, 16)), max_epochs=2)\n"
-        "c2st(rng.normal(size=(64, 1, 8, 8)), rng.normal(size=(64, 1, 8, 8)), max_epochs=2)\n"
+        "c2st(rng.normal(size=(64, 1, 8, 8)), rng.normal(size=(64, 1, 8, 8)))\n"
+        "c2st(rng.normal(size=(64, 1, 17, 17)), rng.normal(size=(64, 1, 17, 17)), max_epochs=2)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

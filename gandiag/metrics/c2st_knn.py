@@ -44,17 +44,17 @@ def _log_odds(real_counts: np.ndarray, ks: tuple[int, ...]) -> np.ndarray:
     return np.column_stack([np.ones(len(real_counts))] + cols)
 
 
-def _penalised_loss(w: np.ndarray, z: np.ndarray, sign: np.ndarray) -> float:
-    return float(np.mean(np.logaddexp(0.0, -sign * (z @ w))) + 0.5 * RIDGE * (w[1:] @ w[1:]))
+def _penalised_loss(w: np.ndarray, z: np.ndarray, sign: np.ndarray, ridge: float) -> float:
+    return float(np.mean(np.logaddexp(0.0, -sign * (z @ w))) + 0.5 * ridge * (w[1:] @ w[1:]))
 
 
-def _fit_logistic(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Ridge logistic regression (intercept unpenalised) by damped Newton steps; deterministic."""
+def _fit_logistic(z: np.ndarray, y: np.ndarray, penalty: float = RIDGE) -> np.ndarray:
+    """Ridge logistic regression (intercept, column 0, unpenalised) by damped Newton steps; deterministic."""
     sign = 2.0 * y - 1.0
-    ridge = np.full(z.shape[1], RIDGE)
+    ridge = np.full(z.shape[1], float(penalty))
     ridge[0] = 0.0
     w = np.zeros(z.shape[1])
-    loss = _penalised_loss(w, z, sign)
+    loss = _penalised_loss(w, z, sign, penalty)
     for _ in range(_NEWTON_STEPS):
         p = 0.5 * (1.0 + np.tanh(0.5 * (z @ w)))  # sigmoid without overflow
         grad = z.T @ (p - y) / len(y) + ridge * w
@@ -62,7 +62,7 @@ def _fit_logistic(z: np.ndarray, y: np.ndarray) -> np.ndarray:
         step = np.linalg.solve(hess, grad)
         t = 1.0
         while t > 1e-8:  # backtracking: separable data can make a full step overshoot
-            trial = _penalised_loss(w - t * step, z, sign)
+            trial = _penalised_loss(w - t * step, z, sign, penalty)
             if trial <= loss:
                 break
             t *= 0.5
