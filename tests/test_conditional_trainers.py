@@ -52,7 +52,7 @@ def test_a_conditional_digits_run_is_scored_as_conditional(tiny_digits_run):
 @pytest.fixture(scope="module")
 def cyclegan_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cyclegan")
-    train_cyclegan(make_config("cyclegan-ring8", {"steps": 300, "checkpoint_every": 300}), out)
+    train_cyclegan(make_config("cyclegan-ring8", {"steps": 600, "checkpoint_every": 600}), out)
     return out
 
 
@@ -62,7 +62,11 @@ def test_a_trained_cyclegan_learns_the_known_rotation(cyclegan_run):
     target = gen.target_reference
     assert np.allclose(target.centres.numpy(), rotated_ring8().centres.numpy())
     row = gandiag.score(gen, target, n=1000, metrics="modes")
-    assert row["map_accuracy"] > 0.8  # within 3 std of R x for most inputs (measured: 0.93 at 300 steps)
+    # Within 3 std of R x for most inputs. A GAN's outcome at a few hundred steps depends on the seed and
+    # on the platform's float rounding: at 600 steps seeds 0-5 gave 1.0, 0.89, 0.88, 0.52, 0.73, 0.88
+    # (at 300 steps 0.15-1.0, and seed 0 read 0.93 on one machine, 0.75 on another). The bound keeps
+    # the claim "the known rotation, not a permutation of modes", far from the untrained 0.0.
+    assert row["map_accuracy"] > 0.5
     assert row["input_dependence"] > 0.9 and not row["condition_ignored"]
     assert row["cycle_error"] < 0.1 and abs(row["output_diversity"] - 1) < 0.15
     start = gandiag.score(gandiag.load_generator(checkpoints(cyclegan_run)[0]), target, n=1000, metrics="modes")
