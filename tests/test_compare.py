@@ -19,7 +19,7 @@ from gandiag.compare import (
 from reference_models import divergence_report as report_module
 from gandiag.scoring import divergence_row as rows_module
 from gandiag.metrics import transport
-from gandiag.metrics.wasserstein import SubsampledWarning
+from gandiag.metrics.wasserstein import SubsampledWarning, exact_transport
 
 LOG2 = math.log(2.0)
 
@@ -81,7 +81,7 @@ def test_intervals_bracket_and_a_failed_solver_is_noted(monkeypatch):
     row = divergences(real, fake, seed=0, repeats=3)
     for m in ("js", "w1", "w2", "sliced_w", "sinkhorn", "js_density"):
         assert row[f"{m}_ci_low"] <= row[f"{m}_ci_high"]
-    monkeypatch.setattr(rows_module, "transport", functools.partial(transport, num_iter_max=2))
+    monkeypatch.setattr(rows_module, "exact_transport", functools.partial(exact_transport, num_iter_max=2))
     row = divergences(real, fake, seed=0)
     assert math.isnan(row["w1"]) and "w1: exact transport stopped" in row["notes"]
     assert not math.isnan(row["sliced_w"])

@@ -61,13 +61,14 @@ def test_too_few_samples_for_the_subset_size_is_a_clear_error() -> None:
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_low_dimension_monomial_path_equals_kernel_matrices(d):
     """kid's O(m) monomial sums (used when there are fewer monomials than samples) = the matrices."""
-    from gandiag.metrics.kid import _mmd2, _mmd2_monomial, _monomials
+    from gandiag.metrics.kid import _mmd2, _mmd2_monomial, _monomial_rows, _monomials
 
     rng = np.random.default_rng(d)
     x, y = rng.normal(size=(300, d)), rng.normal(0.3, 1.2, size=(300, d))
     for degree, gamma, coef0 in ((3, 1.0 / d, 1.0), (2, 0.7, -0.5)):
         powers, weights = _monomials(d, degree, gamma, coef0)
-        fast = _mmd2_monomial(x, y, powers, weights, gamma, coef0, degree)
+        rows = [_monomial_rows(v, powers, gamma, coef0, degree) for v in (x, y)]
+        fast = _mmd2_monomial(rows[0], rows[1], weights, len(x))
         slow = _mmd2(x, y, gamma, coef0, degree)
         assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)
 
@@ -114,3 +115,26 @@ def test_symmetric_product_path_equals_the_kernel_matrices_in_float64() -> None:
     for degree, gamma, coef0 in ((3, 1.0 / 40, 1.0), (2, 0.3, -0.5), (4, 0.05, 2.0)):
         assert mmd2_polynomial(x, y, degree=degree, gamma=gamma, coef0=coef0) == pytest.approx(
             _mmd2(x, y, gamma, coef0, degree), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_real_cache_gives_the_same_numbers_and_is_used(dtype):
+    """A kept real_cache serves the real-real sums: same value bit for bit, the sums stored once per options."""
+    from gandiag.metrics.kid import _mmd2
+
+    real = _relu_features(300, 24, 0.0, 1).astype(dtype)
+    fakes = [_relu_features(300, 24, shift, 2 + i).astype(dtype) for i, shift in enumerate((0.0, 0.2))]
+    cache: dict = {}
+    for fake in fakes:
+        plain = kid(real, fake, subsets=5, subset_size=100, seed=3)
+        assert kid(real, fake, subsets=5, subset_size=100, seed=3, real_cache=cache) == plain
+        assert kid(real, fake, subsets=5, subset_size=100, seed=3, real_cache=cache) == plain
+    assert len(cache) == 1
+    # the cached sums are the real subsets' sums: one subset of all rows equals the matrices
+    one: dict = {}
+    value = kid(real[:100], fakes[1][:100], subsets=1, subset_size=100, real_cache=one)
+    tol = 1e-9 if dtype == np.float64 else 1e-5
+    assert value == pytest.approx(_mmd2(real[:100].astype(np.float64), fakes[1][:100].astype(np.float64),
+                                        1 / 24, 1.0, 3), rel=tol, abs=tol)
+    kid(real, fakes[0], subsets=5, subset_size=50, seed=3, real_cache=cache)  # other options: a second entry
+    assert len(cache) == 2

@@ -12,13 +12,13 @@
 
 from .js import c2st, js
 from .js_density import js_density
+from .entropic import sinkhorn
 from .sliced import random_projections, sliced_w
 from .wasserstein import (
     SubsampledWarning,
     TransportError,
     TransportResult,
     TransportWarning,
-    sinkhorn,
     transport,
     w1,
     w2,

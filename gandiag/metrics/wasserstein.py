@@ -18,27 +18,11 @@ The solver's status is always checked: a problem that hit the iteration limit or
 reported infeasible raises :class:`TransportError` (or, with ``on_failure="warn"``, gives NaN
 and a :class:`TransportWarning`) -- never a silent number.
 
-Sinkhorn divergence (``sinkhorn``)
-----------------------------------
-Entropic transport OT_eps(a, b) = min_pi <pi, C> + eps KL(pi | a (x) b) is biased
-(OT_eps(a, a) > 0); Feydy, Sejourne, Vialard, Amari, Trouve & Peyre 2019 ("Interpolating
-between optimal transport and MMD using Sinkhorn divergences", AISTATS) debias it:
-
-    S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a) / 2 - OT_eps(b, b) / 2 >= 0,
-
-which tends to W_p^p as eps -> 0 and to an energy-distance MMD as eps -> infinity. Here
-C = ||x - y||^p, eps = ``reg`` x median(C_xy) (so ``reg`` is scale free), potentials are
-iterated in the log domain (f_i = -eps log sum_j b_j exp((g_j - C_ij) / eps); the self terms
-with the averaged symmetric update), with eps annealed from the median cost down to its target
-and then iterated there until the potentials stop moving (a run that does not converge is a
-failure, as for exact transport). OT_eps = <a, f> + <b, g> at convergence, and the function
-returns S_eps^(1/p), in data units like ``w_p``. Small ``reg`` approaches W_p but needs many
-more iterations.
+The debiased Sinkhorn divergence lives in :mod:`gandiag.metrics.entropic`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -50,12 +34,10 @@ from scipy.spatial.distance import cdist
 
 from .._arrays import pair_2d
 from ..errors import GandiagInputError
-from ._threads import torch_threads
 
 __all__ = [
     "w1",
     "w2",
-    "sinkhorn",
     "transport",
     "TransportResult",
     "TransportError",
@@ -66,7 +48,6 @@ __all__ = [
 DEFAULT_MAX_POINTS = 5000
 DEFAULT_MAX_ITER = 10_000_000
 EXACT_DIFFERENCES_MAX_DIM = 64
-SINGLE_THREAD_MAX_ENTRIES = 2**22  # Sinkhorn on up to ~2000 x 2000 points: one torch thread
 ON_FAILURE = ("raise", "warn")
 _RESULT_CODES = {0: "infeasible", 1: "optimal", 2: "unbounded", 3: "iteration limit reached"}
 
@@ -172,13 +153,15 @@ def _check_options(max_points: int, on_failure: str) -> None:
         raise GandiagInputError(f"on_failure must be one of {', '.join(ON_FAILURE)}, got {on_failure!r}")
 
 
-def _subsample(x: np.ndarray, y: np.ndarray, max_points: int, seed: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` rows of each set, a seeded subset without replacement (warned)."""
+def _subsample(x: np.ndarray, y: np.ndarray, max_points: int, seed: int, metric: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` rows of each set, a seeded subset without replacement (warned unless ``metric`` is None)."""
     if len(x) <= max_points and len(y) <= max_points:
         return x, y
     rng = np.random.default_rng(int(seed))
     xs = x[np.sort(rng.permutation(len(x))[:max_points])] if len(x) > max_points else x
     ys = y[np.sort(rng.permutation(len(y))[:max_points])] if len(y) > max_points else y
+    if metric is None:
+        return xs, ys
     warnings.warn(
         f"{metric}: used {len(xs)} of {len(x)} real and {len(ys)} of {len(y)} fake samples "
         f"(max_points={max_points})",
@@ -297,25 +280,41 @@ def transport(
     >>> 2.5 < result.value < 3.5
     True
     """
-    import ot
-
     if p not in (1, 2):
         raise GandiagInputError(f"p must be 1 or 2, got {p!r}")
     _check_options(max_points, on_failure)
     metric = f"w{p}"
     x, y = pair_2d(real, fake)
     xs, ys = _subsample(x, y, int(max_points), seed, metric)
-    a = np.full(len(xs), 1.0 / len(xs))
-    b = np.full(len(ys), 1.0 / len(ys))
     with warnings.catch_warnings():  # POT warns on the iteration limit; the status code is checked below
         warnings.simplefilter("ignore", UserWarning)
-        cost, log = ot.emd2(a, b, _cost(xs, ys, p), numItermax=int(num_iter_max), log=True)
+        result = exact_transport(xs, ys, p, num_iter_max=num_iter_max)
+    if not result.converged:
+        _failed(metric, failure_message(result, num_iter_max), on_failure)
+    return TransportResult(result.value, p, len(x), len(y), len(xs), len(ys), result.converged, result.status)
+
+
+def failure_message(result: TransportResult, num_iter_max: int) -> str:
+    """Why an exact transport gave no value, as :class:`TransportError` and the notes say it."""
+    return f"exact transport stopped with status '{result.status}' (numItermax={num_iter_max})"
+
+
+def exact_transport(xs: np.ndarray, ys: np.ndarray, p: int, *, num_iter_max: int = DEFAULT_MAX_ITER) -> TransportResult:
+    """W_p of two float64 (n, d), (m, d) sets as given (no subsampling, checks or warnings of its own).
+
+    The core of :func:`transport`, safe to run on a second thread: it never enters
+    ``warnings.catch_warnings`` (process-wide state that two threads would corrupt). NaN with
+    ``converged=False`` when the network simplex stops without an optimum (POT itself may warn).
+    """
+    import ot
+
+    a = np.full(len(xs), 1.0 / len(xs))
+    b = np.full(len(ys), 1.0 / len(ys))
+    cost, log = ot.emd2(a, b, _cost(xs, ys, p), numItermax=int(num_iter_max), log=True)
     code = int(log["result_code"])
-    status = _RESULT_CODES.get(code, f"solver code {code}")
-    value = float(cost) ** (1.0 / p) if code == 1 else _failed(
-        metric, f"exact transport stopped with status '{status}' (numItermax={num_iter_max})", on_failure
-    )
-    return TransportResult(value, p, len(x), len(y), len(xs), len(ys), code == 1, status)
+    value = float(cost) ** (1.0 / p) if code == 1 else math.nan
+    return TransportResult(value, p, len(xs), len(ys), len(xs), len(ys), code == 1,
+                           _RESULT_CODES.get(code, f"solver code {code}"))
 
 
 def w1(real: Any, fake: Any, *, max_points: int = DEFAULT_MAX_POINTS, seed: int = 0,
@@ -398,153 +397,3 @@ def w2(real: Any, fake: Any, *, max_points: int = DEFAULT_MAX_POINTS, seed: int 
     """
     return transport(real, fake, 2, max_points=max_points, seed=seed, num_iter_max=num_iter_max,
                      on_failure=on_failure).value
-
-
-def _softmin(neg_cost: torch.Tensor, eps: float, log_w: torch.Tensor, pot: torch.Tensor) -> torch.Tensor:
-    """-eps log sum_j w_j exp((pot_j - C_ij) / eps), with ``neg_cost`` = -C / eps."""
-    return -eps * torch.logsumexp(neg_cost + (log_w + pot / eps), dim=1)
-
-
-def _eps_schedule(scale: float, eps: float) -> list[float]:
-    """Annealing eps from the median cost down to the target, halving (Feydy et al. 2019, sec. 3.3)."""
-    levels = int(max(0.0, math.floor(math.log2(scale / eps))))
-    return [scale * 0.5**k for k in range(levels)] + [eps]
-
-
-def _potentials(
-    cost: torch.Tensor, schedule: list[float], max_iter: int, tol: float, symmetric: bool, omega: float
-) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Log-domain Sinkhorn potentials (f, g) of OT_eps between uniform measures.
-
-    One update per annealing level, then updates at the last eps until the potentials move by
-    less than ``tol``. Those are over-relaxed, f <- (1 - omega) f + omega softmin(g) (Thibault,
-    Chizat, Dossal & Papadakis 2017, "Overrelaxed Sinkhorn-Knopp algorithm"), 3-5x fewer
-    iterations at omega = 1.6; as a safeguard the second half of ``max_iter`` is plain Sinkhorn,
-    and a final plain update makes the marginals exact. ``symmetric`` (a set against itself)
-    uses the averaged update f <- (f + softmin(f)) / 2 of Feydy et al., with g = f.
-    """
-    n, m = cost.shape
-    log_a = torch.full((n,), -math.log(n), dtype=cost.dtype)
-    log_b = torch.full((m,), -math.log(m), dtype=cost.dtype)
-    f, g = torch.zeros(n, dtype=cost.dtype), torch.zeros(m, dtype=cost.dtype)
-    for level, eps in enumerate(schedule):
-        last = level == len(schedule) - 1
-        neg = cost * (-1.0 / eps)
-        neg_t = None if symmetric else neg.T.contiguous()
-        for it in range(max_iter if last else 1):
-            w = omega if last and it < max_iter // 2 else 1.0
-            if symmetric:
-                f_new = g_new = 0.5 * (f + _softmin(neg, eps, log_a, f))
-            else:
-                f_new = (1.0 - w) * f + w * _softmin(neg, eps, log_b, g)
-                g_new = (1.0 - w) * g + w * _softmin(neg_t, eps, log_a, f_new)
-            change = max(float((f_new - f).abs().max()), float((g_new - g).abs().max()))
-            f, g = f_new, g_new
-            if last and change < tol:
-                if not symmetric:
-                    f = _softmin(neg, eps, log_b, g)
-                    g = _softmin(neg_t, eps, log_a, f)
-                return f, g, True
-    return f, g, False
-
-
-def sinkhorn(
-    real: Any,
-    fake: Any,
-    *,
-    reg: float = 0.05,
-    p: int = 2,
-    max_points: int = DEFAULT_MAX_POINTS,
-    seed: int = 0,
-    max_iter: int = 5000,
-    tol: float = 1e-6,
-    overrelaxation: float = 1.6,
-    on_failure: str = "raise",
-) -> float:
-    """Debiased Sinkhorn divergence S_eps^(1/p), eps = ``reg`` x median ||x - y||^p (data units).
-
-    ``tol`` is the largest change of the dual potentials, relative to the median cost, at
-    which the iterations stop (``overrelaxation`` is the omega of :func:`_potentials`, 1 for
-    plain Sinkhorn); not reaching it in ``max_iter`` iterations is a failure
-    (``on_failure`` as in :func:`transport`).
-
-    Parameters
-    ----------
-    real, fake : array_like
-        Sample sets (n, d) and (m, d), numpy arrays or torch tensors.
-    reg : float, default 0.05
-        Entropic regularisation relative to the median cost: eps = ``reg`` x median(C_xy).
-    p : {1, 2}, default 2
-        Order; the ground cost is ||x - y||^p.
-    max_points : int, default 5000
-        Most samples used per set (a seeded subset without replacement beyond).
-    seed : int, default 0
-        Seed of that subset.
-    max_iter : int, default 5000
-        Most iterations at the target eps, per potential solve.
-    tol : float, default 1e-6
-        Stopping change of the potentials, relative to the median cost.
-    overrelaxation : float, default 1.6
-        omega of the over-relaxed updates, in (0, 2); 1 is plain Sinkhorn.
-    on_failure : {"raise", "warn"}, default "raise"
-        What non-convergence does: raise, or warn and return NaN.
-
-    Returns
-    -------
-    float
-        S_eps^(1/p), in data units, >= 0; 0.0 when every point of both sets is the same point.
-
-    Raises
-    ------
-    GandiagInputError
-        ``reg`` not positive, ``p`` not 1 or 2, ``overrelaxation`` outside (0, 2), ``max_iter``
-        not a positive integer, ``max_points`` or ``on_failure`` as for :func:`transport`, sets
-        of different dimensions, or NaN or infinite values.
-    TransportError
-        The potentials did not converge in ``max_iter`` iterations (``on_failure="raise"``).
-
-    Warns
-    -----
-    SubsampledWarning
-        A set had more than ``max_points`` samples.
-    TransportWarning
-        Non-convergence with ``on_failure="warn"``.
-
-    Examples
-    --------
-    With a small ``reg`` the divergence is close to W_2:
-
-    >>> import numpy as np
-    >>> from gandiag.metrics import sinkhorn, w2
-    >>> rng = np.random.default_rng(0)
-    >>> real = rng.normal(size=(64, 2))
-    >>> fake = rng.normal(size=(64, 2)) + [3.0, 0.0]
-    >>> abs(sinkhorn(real, fake) - w2(real, fake)) < 0.05
-    True
-    """
-    if not reg > 0:
-        raise GandiagInputError(f"reg must be positive, got {reg!r}")
-    if p not in (1, 2):
-        raise GandiagInputError(f"p must be 1 or 2, got {p!r}")
-    if not 0.0 < overrelaxation < 2.0:
-        raise GandiagInputError(f"overrelaxation must be in (0, 2), got {overrelaxation!r}")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise GandiagInputError(f"max_iter must be a positive integer, got {max_iter!r}")
-    _check_options(max_points, on_failure)
-    x, y = pair_2d(real, fake)
-    x, y = _subsample(x, y, int(max_points), seed, "sinkhorn")
-    c_xy = torch.from_numpy(_cost(x, y, p))
-    scale = float(c_xy.median()) or float(c_xy.mean())
-    if scale == 0.0:  # every point of both sets is the same point
-        return 0.0
-    schedule, abs_tol = _eps_schedule(scale, float(reg) * scale), float(tol) * scale
-    solve = functools.partial(_potentials, schedule=schedule, max_iter=int(max_iter), tol=abs_tol, omega=overrelaxation)
-    with torch_threads(1 if len(x) * len(y) <= SINGLE_THREAD_MAX_ENTRIES else torch.get_num_threads()):
-        f, g, ok_xy = solve(c_xy, symmetric=False)
-        del c_xy
-        p_x, _, ok_x = solve(torch.from_numpy(_cost(x, x, p)), symmetric=True)
-        p_y, _, ok_y = solve(torch.from_numpy(_cost(y, y, p)), symmetric=True)
-    if not (ok_xy and ok_x and ok_y):
-        return _failed("sinkhorn", f"potentials did not converge in {max_iter} iterations (reg={reg})", on_failure)
-    divergence = float((f - p_x).mean() + (g - p_y).mean())
-    return max(divergence, 0.0) ** (1.0 / p)

@@ -21,22 +21,54 @@ import numpy as np
 
 from .._arrays import to_numpy
 from ..errors import GandiagInputError
-from ..metrics import c2st, js, js_density, sinkhorn, sliced_w, transport
+from ..metrics import c2st, js, js_density, sinkhorn, sliced_w
 from ..metrics.intervals import real_vs_real, subsample_interval
 from ..metrics.js_density import MAX_DIM
-from ..metrics.wasserstein import DEFAULT_MAX_POINTS, EXACT_DIFFERENCES_MAX_DIM, SubsampledWarning, TransportWarning
+from .._arrays import pair_2d
+from ..metrics.wasserstein import (DEFAULT_MAX_ITER, DEFAULT_MAX_POINTS, EXACT_DIFFERENCES_MAX_DIM, SubsampledWarning,
+                                   TransportWarning, _check_options, _subsample, exact_transport,
+                                   failure_message)
 
-__all__ = ["ROW_COLUMNS", "divergences", "divergence_floor"]
+__all__ = ["ROW_COLUMNS", "divergences", "divergence_floor", "transport_row"]
 
 #: The columns of :func:`divergences`: the divergence family, ``js_density`` and (vectors) ``fid``.
 ROW_COLUMNS = ("js", "c2st_accuracy", "c2st_pvalue", "js_density", "w1", "w2", "sliced_w", "sinkhorn", "fid")
 
 
-def _w(p: int) -> Callable[..., float]:
+def _exact_value(p: int, failures: list[str] | None = None) -> Callable[..., float]:
+    """W_p on a seeded subset of at most ``max_points`` per side, warning-free (NaN on failure, noted)."""
     def metric(real: Any, fake: Any, seed: int = 0, max_points: int = DEFAULT_MAX_POINTS) -> float:
-        return transport(real, fake, p, max_points=max_points, seed=seed, on_failure="warn").value
+        xs, ys = _subsample(*pair_2d(real, fake), int(max_points), seed, None)
+        result = exact_transport(xs, ys, p)
+        if not result.converged and failures is not None:
+            failures.append(f"w{p}: {failure_message(result, DEFAULT_MAX_ITER)}; no value reported")
+        return result.value
     metric.__name__ = f"w{p}"
     return metric
+
+
+def transport_row(real: Any, fake: Any, metrics: Sequence[str], *, seed: int = 0, repeats: int = 0,
+                  fraction: float = 0.5, max_points: int = DEFAULT_MAX_POINTS) -> dict[str, Any]:
+    """``w1``/``w2`` (those in ``metrics``), their intervals with ``repeats``, and ``notes`` of failures.
+
+    The values of :func:`divergences`, computed without the process-wide ``warnings`` machinery,
+    so that this can run on a second thread beside the other metrics (a solver failure gives NaN
+    and a line in ``notes``, in the words of :class:`gandiag.metrics.TransportError`).
+    """
+    _check_options(max_points, "warn")
+    r, f = to_numpy(real, name="real"), to_numpy(fake, name="fake")
+    row: dict[str, Any] = {}
+    failures: list[str] = []
+    for name in ("w1", "w2"):
+        if name not in metrics:
+            continue
+        metric = functools.partial(_exact_value(int(name[1]), failures), seed=seed, max_points=max_points)
+        row[name] = metric(r, f)
+        if repeats:
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = subsample_interval(
+                metric, r, f, repeats=int(repeats), fraction=fraction, seed=seed)
+    row["notes"] = "; ".join(dict.fromkeys(failures))
+    return row
 
 
 def _sinkhorn(real: Any, fake: Any, seed: int = 0, max_points: int = DEFAULT_MAX_POINTS) -> float:
@@ -69,7 +101,7 @@ def _metric_functions(is_vector: bool, d: int) -> dict[str, Callable[..., float]
     funcs: dict[str, Callable[..., float]] = {"js": js}
     if is_vector and d <= MAX_DIM:
         funcs["js_density"] = js_density
-    funcs.update({"w1": _w(1), "w2": _w(2), "sliced_w": sliced_w, "sinkhorn": _sinkhorn})
+    funcs.update({"sliced_w": sliced_w, "sinkhorn": _sinkhorn})
     if is_vector and hasattr(metrics, "fid"):  # the feature-statistics issue provides it
         funcs["fid"] = _fid
     return funcs
@@ -114,28 +146,33 @@ def divergences(
     d = int(np.prod(r.shape[1:])) if r.ndim > 1 else 1
     row: dict[str, Any] = {c: np.nan for c in ROW_COLUMNS}
     notes: list[str] = []
+    exact = [w for w in ("w1", "w2") if w in wanted]
+    transport = functools.partial(transport_row, r, f, exact, seed=seed, repeats=repeats, fraction=fraction,
+                                  max_points=max_points)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TransportWarning)
         warnings.simplefilter("ignore", SubsampledWarning)  # reported as ot_points instead
         classifier = wanted & {"js", "c2st_accuracy", "c2st_pvalue"}
         functions = _metric_functions(is_vector, d)
-        overlap = [w for w in ("w1", "w2") if w in wanted] if classifier and d <= EXACT_DIFFERENCES_MAX_DIM else []
+        overlap = bool(exact) and bool(classifier) and d <= EXACT_DIFFERENCES_MAX_DIM
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = {w: pool.submit(functions[w], r, f, seed=seed, max_points=max_points) for w in overlap}
+            ahead = pool.submit(transport) if overlap else None
             if classifier:
                 test = c2st(*_at_most(r, f, classifier_points, seed), seed=seed)
                 row.update({k: test[k] for k in classifier})
-            row.update({w: future.result() for w, future in ahead.items()})
+            exact_row = ahead.result() if ahead is not None else transport() if exact else {"notes": ""}
+        notes.extend(n for n in [exact_row.pop("notes")] if n)
+        row.update(exact_row)
         for name, metric in functions.items():
             if name not in wanted:
                 continue
             kwargs: dict[str, Any] = {}
-            if name in ("w1", "w2", "sinkhorn"):
-                kwargs["max_points"] = sinkhorn_points if name == "sinkhorn" and sinkhorn_points else max_points
+            if name == "sinkhorn":
+                kwargs["max_points"] = sinkhorn_points or max_points
             if name == "js" and classifier_points is not None:
                 metric = functools.partial(_js_at_most, points=int(classifier_points))
             seeded = functools.partial(metric, seed=seed, **kwargs)
-            if name != "js" and name not in ahead:
+            if name != "js":
                 row[name] = seeded(r, f)
             if repeats:
                 row[f"{name}_ci_low"], row[f"{name}_ci_high"] = subsample_interval(

@@ -13,6 +13,7 @@ to the ``columns`` of its family's runner below (and the line that computes it i
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,9 +23,10 @@ from ..metrics._feature_api import feature_intervals
 from ..metrics.c2st_knn import MAX_DIM as KNN_MAX_DIM
 from ..metrics.intervals import resample_interval
 from ..metrics.registry import FAMILY_NAMES, get_spec, metric_names
+from ..metrics.wasserstein import EXACT_DIFFERENCES_MAX_DIM
 from ..modes import ModeDetails, evaluate_flags, mode_metrics, ndb_test
 from ..schema import DIVERGENCE_COLUMNS, FEATURE_COLUMNS, MODE_COLUMNS, NDB_COLUMNS, interval_columns
-from .divergence_row import divergences
+from .divergence_row import divergences, transport_row
 
 if TYPE_CHECKING:
     from .scorer import Scorer
@@ -70,16 +72,41 @@ def _classifier_points(scorer: "Scorer") -> int:
     return int(scorer.max_points)
 
 
+#: Exact transport columns, computed after (or, with a second thread allowed, beside) the other families.
+TRANSPORT = ("w1", "w2")
+
+
 class Divergences(FamilyRunner):
-    """One classifier (js, c2st_*), exact transport (w1, w2), sliced W, Sinkhorn, optional KDE JS."""
+    """One classifier (js, c2st_*), exact transport (w1, w2), sliced W, Sinkhorn, optional KDE JS.
+
+    Exact transport is the row's largest single cost (two network simplex solves on 2,000 points
+    per side). It is handed to ``details["defer"]``: with a second thread allowed
+    (``details["pool"]``: torch may use 2 or more threads) it runs there while every other family is
+    computed -- POT's solver and scipy's cost matrix release the GIL -- otherwise it runs inline at
+    the end. Either way its values and notes land in the same places, so a row is the same
+    whatever the thread count. Vectors of more than 64 dimensions build their cost matrices with
+    torch, whose thread count may change the last bits, so they never go to the second thread.
+    """
 
     family = "divergences"
     columns = (*DIVERGENCE_COLUMNS, "js_density")
 
     def run(self, scorer, fake, wanted, row, details):
-        div = divergences(scorer.real, fake, seed=scorer.seed, repeats=scorer.resamples, max_points=scorer.max_points,
-                          sinkhorn_points=scorer.sinkhorn_points, classifier_points=_classifier_points(scorer),
-                          metrics=wanted)
+        compute = functools.partial(divergences, scorer.real, fake, seed=scorer.seed, repeats=scorer.resamples,
+                                    max_points=scorer.max_points, sinkhorn_points=scorer.sinkhorn_points,
+                                    classifier_points=_classifier_points(scorer))
+        exact = [m for m in wanted if m in TRANSPORT]
+        rest = [m for m in wanted if m not in TRANSPORT]
+        if exact:
+            pool = details.get("pool") if fake.ndim == 2 and fake.shape[1] <= EXACT_DIFFERENCES_MAX_DIM else None
+            job = functools.partial(transport_row, scorer.real, fake, exact, seed=scorer.seed, repeats=scorer.resamples,
+                                    max_points=scorer.max_points)
+            future = pool.submit(job) if pool is not None else None
+            details["defer"](lambda row: self._merge(future.result() if future is not None else job(), exact, row))
+        return self._merge(compute(metrics=rest), rest, row) if rest else []
+
+    @staticmethod
+    def _merge(div: dict[str, Any], wanted: list[str], row: dict[str, Any]) -> list[str]:
         row.update({k: v for k, v in div.items() if k.split("_ci_")[0] in wanted})
         return [div["notes"]] if div.get("notes") else []
 
@@ -100,7 +127,7 @@ class Features(FamilyRunner):
         if "fid" in wanted:
             row["fid"] = fid(real, feats)
         if "kid" in wanted:
-            row["kid"] = kid(real, feats, subset_size=subset, seed=scorer.seed)
+            row["kid"] = kid(real, feats, subset_size=subset, seed=scorer.seed, real_cache=scorer.reference_cache)
         if set(wanted) & set(PRDC):
             values = prdc(real, feats)
             row.update({k: values[k] for k in PRDC if k in wanted})
