@@ -192,13 +192,14 @@ def audit(
         if store is not None:
             stack.enter_context(folder_lock(Path(store).parent))
             kept = stack.enter_context(ResultStore(store, settings_key(scorer, **load), fresh=fresh))
-        if client is None and workers is None:
+        on_dask = client is not None or workers is not None
+        if not on_dask:
             rows = _score_rows(scorer, items, total, kept, progress)
         else:
             if client is None:
                 client = stack.enter_context(distributed.open_client(workers=workers, quiet=not progress))
-            rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client)
-        if floor:
+            rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client, floor=floor)
+        if floor and not on_dask:  # the distributed path scores the floor as one more task
             rows.append(_floor_row(scorer, rows, kept))
         settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
                                                         "scored": kept.stored}}
