@@ -83,53 +83,29 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_RECIPES = ("gan-ring8", "wgangp-ring8")
-#: Demo run lengths: long enough for the minimax GAN to collapse (near step 800-1000) and for
-#: WGAN-GP to spread over the ring; training plus the audit stay under 5 minutes on 2 cores.
-DEMO_STEPS = {"gan-ring8": 1500, "wgangp-ring8": 500}
-DEMO_N = 2500  # the literature's protocol (VEEGAN, PacGAN): 2,500 samples per checkpoint
-
-
 def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    from .demo import DEMO_N, DEMO_RECIPES, DEMO_STEPS  # plain constants: importing them imports no torch
+
     p = sub.add_parser("demo", help="train two reference models, audit them, write a report",
-                       description="Train gan-ring8 and wgangp-ring8 with short defaults, audit both runs against "
-                       "ring8 and write the report (report.md, report.html, report.csv, plots) into --out.")
+                       description=f"Train {' and '.join(DEMO_RECIPES)} (they differ only in the generator's loss) "
+                       "at the same time, audit both runs against ring8 and write the report (report.md, "
+                       "report.html, report.csv, plots) into --out.")
     p.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="generator steps per run (default: gan-ring8 1500, wgangp-ring8 500)")
+    p.add_argument("--steps", type=int, default=None, help=f"generator steps per run (default {DEMO_STEPS})")
     p.add_argument("--n", type=int, default=DEMO_N, help=f"samples per checkpoint in the audit (default {DEMO_N})")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help=f"torch intra-op threads for training and the audit (default: ${THREADS_ENV} if set, "
-                        "else 1 for training and torch's own count for the audit)")
+                        "else 1 per training run and torch's own count for the audit)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="runs trained at once, each in its own process (default: as many as the CPUs allow at "
+                        "--threads each, at most 2); the checkpoints do not depend on it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    import gandiag
-    from gandiag.atomic import output_folder
-    from gandiag.threads import resolve_threads, torch_threads
+    from . import demo
 
-    from .recipes import make_config
-    from .trainer import checkpoints, train
-
-    threads = _threads(args)
-    out = output_folder(args.out)
-    runs = []
-    for recipe in DEMO_RECIPES:
-        run_dir = out / "runs" / recipe
-        steps = DEMO_STEPS[recipe] if args.steps is None else args.steps
-        cfg = make_config(recipe, {"seed": args.seed, "steps": steps})
-        train(cfg, run_dir, resume=bool(run_dir.exists() and checkpoints(run_dir)), progress=not args.quiet,
-              threads=threads)
-        ckpts = checkpoints(run_dir)
-        print(f"{recipe}: {len(ckpts)} checkpoints in {run_dir}: " + ", ".join(p.name for p in ckpts))
-        runs.append(run_dir)
-    with torch_threads(resolve_threads(threads)):
-        report = gandiag.audit(runs, "ring8", n=args.n, seed=args.seed, progress=not args.quiet)
-    written = report.save(out, keep=("runs",))  # the report folder is replaced as a whole; the runs stay
-    print("\nFindings:")
-    print(report.summary_text())
-    print(f"\nwrote {', '.join(p.name for p in written)} to {out}/")
-    return 0
+    return demo.run_demo(args.out, seed=args.seed, steps=args.steps, n=args.n, threads=_threads(args),
+                         jobs=args.jobs, progress=not args.quiet)
