@@ -1,6 +1,7 @@
 """Shared benchmark harness: each case runs in a fresh child process, cases alternate, medians.
 
-A benchmark module defines ``CASES = {name: fn(inputs, **params) -> value}``, a
+A benchmark module defines ``CASES = {name: fn(inputs, **params) -> value}`` (a case with a
+``prepare(inputs, **params) -> inputs`` attribute gets it run first, outside the timing), a
 ``make_inputs(folder, **params)`` that writes its inputs once as ``.npy`` files, and calls
 :func:`main`. The driver runs every case ``--repeats`` times, alternating peer and ours so that
 load from other processes on a shared machine hits both alike, each time in a child process
@@ -66,6 +67,9 @@ def child(cases: dict[str, Callable[..., Any]], case: str, folder: Path, params:
     import numpy as np
 
     inputs = {p.stem: np.load(p) for p in sorted(folder.glob("*.npy"))}
+    prepare = getattr(cases[case], "prepare", None)  # untimed set-up (e.g. what an audit computes once)
+    if prepare is not None:
+        inputs = prepare(inputs, **params)
     value, seconds, growth = _peak_growth(lambda: cases[case](inputs, **params))
     print(json.dumps({"case": case, "seconds": seconds, "peak_growth_mib": growth, "value": value}))
 

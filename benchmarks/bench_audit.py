@@ -9,13 +9,21 @@ noise on digits) so that the classifier and transport solvers do real work. Each
 separately) and scores ``--repeats`` checkpoints with it; per-metric times come from scoring one
 family at a time. No peer computes this row, so there is no ratio: the figure is the issue's
 target (under 5 s per ring8 checkpoint on 2 cores).
+
+``ring8 checkpoint``: the same row for a real checkpoint, sampling included: ``nsgan-ring8`` (the
+recipe's 3 x 512 MLP) trained ``--train-steps`` steps on one thread into a temporary folder, then
+timed as load, sampling 10,000 points, ``Scorer.score`` (sampling + row), and ``gandiag.audit`` of
+the one-checkpoint folder end to end (reference set-up, the row, the real-vs-real floor row, the
+report) as a user's ``gandiag audit`` does, minus the interpreter and import start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,6 +50,7 @@ def timed(fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train-steps", type=int, default=300, help="steps of the nsgan-ring8 checkpoint case")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -58,7 +67,34 @@ def main() -> None:
             families.append(timed(lambda: one(fake))[0])
         cells = " | ".join(f"{t:.2f}" for t in families)
         print(f"| {name} | {scorer.n} | {setup:.2f} | {per_row[len(per_row) // 2]:.2f} | {cells} |")
+    checkpoint_case(args.repeats, args.train_steps)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+def checkpoint_case(repeats: int, steps: int) -> None:
+    """Time a real ``nsgan-ring8`` checkpoint: load, sampling, the scored row, a one-checkpoint audit."""
+    from reference_models import checkpoints, make_config, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "nsgan-ring8"
+        train_time, _ = timed(lambda: train(make_config("nsgan-ring8", {"steps": steps, "checkpoint_every": steps}),
+                                            run, progress=False, threads=1))
+        ckpt = checkpoints(run)[-1]
+        single = Path(tmp) / "one"
+        single.mkdir()
+        (single / ckpt.name).write_bytes(ckpt.read_bytes())
+        scorer = Scorer("ring8", n=10_000)
+        load = sorted(timed(lambda: gandiag.load_generator(ckpt))[0] for _ in range(repeats))
+        gen = gandiag.load_generator(ckpt)
+        scorer.score(gen)  # warm-up
+        sampling = sorted(timed(lambda: scorer.sample(gen))[0] for _ in range(repeats))
+        row = sorted(timed(lambda: scorer.score(gen))[0] for _ in range(repeats))
+        audit = sorted(timed(lambda: gandiag.audit(str(single), "ring8", n=10_000, progress=False))[0]
+                       for _ in range(repeats))
+        mid = repeats // 2
+        print(f"\nring8 checkpoint ({steps} training steps in {train_time:.0f} s, {ckpt.name}), medians of {repeats}: "
+              f"load {load[mid]:.3f} s, sampling 10,000 {sampling[mid]:.3f} s, row with sampling {row[mid]:.2f} s, "
+              f"one-checkpoint audit (set-up, row, floor row, report) {audit[mid]:.2f} s")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ O(m^2 d) kernel matrices, with the same value up to rounding (tested against the
 
 Higher dimensions: one symmetric product per subset. With Z = [X; Y] (2m rows), BLAS ``syrk``
 writes the upper triangle of gamma Z Z^T: the upper triangles of X X^T and Y Y^T (symmetric:
-computed once) and all of X Y^T, 4 m^2 d multiply-adds against the 6 m^2 d of three full
-products (torch-fidelity's). The lower triangle stays 0, so after the kernel map each of its
+computed once) and all of X Y^T: 2 m^2 d multiply-adds, the same as torch-fidelity's three
+``np.matmul`` calls (numpy runs X @ X.T and Y @ Y.T as ``syrk`` too: m^2 d / 2 each, plus m^2 d
+for X Y^T), so alone it is as fast as the peer. In an audit the reference side is the same for
+every checkpoint: with ``real_cache`` the X X^T sums are kept and a checkpoint costs 1.5 m^2 d
+(``gemm`` X Y^T + ``syrk`` Y Y^T), a 4/3 saving that is the limit of an exact computation. The lower triangle stays 0, so after the kernel map each of its
 entries is coef0^degree and is subtracted as a count, not masked. Features keep their precision:
 float32 inputs (numpy or torch) are computed in float32 (the product and per-column sums of at
 most 2m terms), the column sums added in float64; any other input in float64. Tolerance of the
@@ -235,7 +238,7 @@ def kid(
         real-real kernel sums of each subset are stored in it and reused by later calls with
         the same options, so scoring many generated sets against one reference computes the
         reference side once (per checkpoint: ``gemm`` X Y^T + ``syrk`` Y Y^T, 1.5 m^2 d
-        multiply-adds against torch-fidelity's 3 m^2 d). The values are the same with or
+        multiply-adds against torch-fidelity's 2 m^2 d). The values are the same with or
         without it (every term is always computed by the same BLAS call).
 
     Returns
