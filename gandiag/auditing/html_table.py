@@ -59,9 +59,14 @@ def integer_columns(frame: pd.DataFrame) -> set[str]:
     """Numeric columns whose every value is a whole number."""
     out = set()
     for col in frame.columns:
-        if frame[col].dtype == object or pd.api.types.is_bool_dtype(frame[col]):
+        column = frame[col]
+        if column.dtype == object or pd.api.types.is_bool_dtype(column):
             continue
-        values = pd.to_numeric(frame[col], errors="coerce").dropna().to_numpy(dtype=float)
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":  # plain numpy numbers: no coercion
+            values = column.to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+        else:
+            values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
         if len(values) and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             out.add(col)
     return out

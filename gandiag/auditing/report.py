@@ -40,7 +40,7 @@ from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints
 from .conditional_report import confusion_words
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
-from .verdict import key_rows, verdicts, within_floor
+from .verdict import held, holding, key_rows, verdicts, within_floor
 
 __all__ = ["Report", "filled_columns"]
 
@@ -107,6 +107,9 @@ class Report:
 
     def summary_lines(self) -> list[str]:
         """The findings in words: per run, per single source, errors, and the floor."""
+        return list(held(self, "summary_lines", self._summary_lines))
+
+    def _summary_lines(self) -> list[str]:
         lines = []
         frame = self.frame
         for run, f in self.findings.items():
@@ -242,6 +245,10 @@ class Report:
         return [target / name for name in names]
 
     def _write(self, out: Path, plots: bool) -> list[Path]:
+        with holding(self):
+            return self._write_files(out, plots)
+
+    def _write_files(self, out: Path, plots: bool) -> list[Path]:
         from .plots import render_plots, write_plots
 
         rendered = render_plots(self) if plots else {}

@@ -34,10 +34,11 @@ mode-count noise (the floor's W2 is about 0.44), which this marks.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,7 @@ class Verdict:
     best: tuple[str, Any] | None = None
     metric: str = ""
     notes: tuple[str, ...] = ()
+    row: Any = None  # a single source's row label in the report's frame (sources may share a name)
 
     @property
     def severity(self) -> int:
@@ -217,9 +219,9 @@ def _source_verdict(report: "Report", row: pd.Series, floor: pd.Series | None) -
     step = _int(row.get("step"))
     if row.get("error", ""):
         kind = _error_verdict(str(row["error"]))
-        return Verdict(row["source"], kind, step, str(row["error"]), is_run=False, last_step=step)
+        return Verdict(row["source"], kind, step, str(row["error"]), is_run=False, last_step=step, row=row.name)
     kind, evidence = _flag_verdict(row, floor, _confusion(report, row))
-    return Verdict(row["source"], kind, step, evidence, is_run=False, last_step=step)
+    return Verdict(row["source"], kind, step, evidence, is_run=False, last_step=step, row=row.name)
 
 
 def verdicts(report: "Report") -> list[Verdict]:
@@ -244,6 +246,10 @@ def verdicts(report: "Report") -> list[Verdict]:
     >>> [v.kind for v in verdicts(report)]
     ['mode collapse', 'healthy']
     """
+    return list(held(report, "verdicts", lambda: _verdicts(report)))
+
+
+def _verdicts(report: "Report") -> list[Verdict]:
     frame = report.frame
     floor = floor_row(frame)
     out = [_run_verdict(report, run, floor) for run in dict.fromkeys(frame["run"]) if run]
@@ -251,6 +257,37 @@ def verdicts(report: "Report") -> list[Verdict]:
     out += [_source_verdict(report, row, floor) for _, row in singles.iterrows()]
     order = {id(v): i for i, v in enumerate(out)}
     return sorted(out, key=lambda v: (v.severity, order[id(v)]))
+
+
+#: What is computed once while a report is written (:func:`holding`): id(report) -> (its frame, {name: value}).
+_HELD: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
+
+
+@contextlib.contextmanager
+def holding(report: "Report") -> Iterator[None]:
+    """Within the block, what :func:`held` is asked for ``report`` is computed once: writing a report
+    asks for its verdicts and findings from the markdown, the HTML page and the plots (a third of a
+    watch's rewrite). A report whose ``frame`` is replaced meanwhile gets them computed again; the
+    hold ends with the block."""
+    key = id(report)
+    if key in _HELD:  # nested: the outer block holds them
+        yield
+        return
+    _HELD[key] = (report.frame, {})
+    try:
+        yield
+    finally:
+        _HELD.pop(key, None)
+
+
+def held(report: "Report", name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, computed once per :func:`holding` block of ``report`` (every time outside one)."""
+    entry = _HELD.get(id(report))
+    if entry is None or entry[0] is not report.frame:
+        return compute()
+    if name not in entry[1]:
+        entry[1][name] = compute()
+    return entry[1][name]
 
 
 def key_rows(report: "Report", found: list[Verdict]) -> list[tuple[Any, str]]:
@@ -261,8 +298,8 @@ def key_rows(report: "Report", found: list[Verdict]) -> list[tuple[Any, str]]:
     for v in found:
         name = Path(v.subject).name or v.subject
         if not v.is_run:
-            hit = frame.index[(frame["source"] == v.subject) & (frame["run"] == "")]
-            rows += [(i, name) for i in hit[:1] if frame.loc[i, "error"] == ""]
+            hit = [v.row] if v.row in frame.index else frame.index[(frame["source"] == v.subject) & (frame["run"] == "")][:1]
+            rows += [(i, name) for i in hit if frame.loc[i, "error"] == ""]
             continue
         sub = frame[(frame["run"] == v.subject) & (frame["error"] == "")].sort_values("step")
         if sub.empty:
