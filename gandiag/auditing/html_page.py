@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..schema import REAL_VS_REAL
 from .html_table import NOISE_MARK, NOISE_TEXT, fmt, integer_columns, metrics_table, scores_table, short_source
-from .verdict import Verdict, key_rows, verdicts, within_floor
+from .verdict import Verdict, floor_marks, key_rows, verdicts
 
 if TYPE_CHECKING:
     from .report import Report
@@ -188,7 +188,7 @@ def _figures(plots: dict[str, bytes]) -> str:
 def render_html(report: "Report", plots: dict[str, bytes] | None = None, header: str = "") -> str:
     """The standalone page (module docstring); ``plots``: ``{file name: PNG bytes}`` to embed."""
     found = verdicts(report)
-    within = within_floor(report.frame)
+    within = floor_marks(report)
     cards = "".join(_card(report, v) for v in found)
     key = metrics_table(report.frame, within, key_rows(report, found))
     has_floor = (report.frame["source"] == REAL_VS_REAL).any()

@@ -40,7 +40,7 @@ from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints
 from .conditional_report import confusion_words
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
-from .verdict import held, holding, key_rows, verdicts, within_floor
+from .verdict import floor_marks, held, holding, key_rows, verdicts
 
 __all__ = ["Report", "filled_columns"]
 
@@ -185,7 +185,7 @@ class Report:
 
     def _marked_table(self, frame: pd.DataFrame, columns: list[str]) -> str:
         """A Markdown table of ``columns``, metric values within real-vs-real noise prefixed by the mark."""
-        within = within_floor(self.frame).reindex(frame.index)
+        within = floor_marks(self).reindex(frame.index)
         ints = integer_columns(frame)
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for index, row in frame.iterrows():

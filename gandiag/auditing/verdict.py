@@ -290,6 +290,11 @@ def held(report: "Report", name: str, compute: Callable[[], Any]) -> Any:
     return entry[1][name]
 
 
+def floor_marks(report: "Report") -> pd.DataFrame:
+    """:func:`within_floor` of ``report.frame`` (a copy; computed once per :func:`holding` block)."""
+    return held(report, "within_floor", lambda: within_floor(report.frame)).copy()
+
+
 def key_rows(report: "Report", found: list[Verdict]) -> list[tuple[Any, str]]:
     """(frame index, label) of each run's recommended (else best-valued) and last checkpoints, and of each single
     source."""
