@@ -50,6 +50,8 @@ def _load(path):
     ("wgangp-grid25", {}),
     ("wgan-ring8", {}),
     ("gan-digits", {"width": 8, "conditional": True}),  # BatchNorm running stats + label streams
+    ("pacgan2-ring8", {}),  # the literature recipes: packed, maxout discriminators
+    ("pacgan4-grid25", {}),
 ])
 def test_resume_equals_uninterrupted_training(tmp_path, recipe, extra):
     full, cut = tmp_path / "full", tmp_path / "cut"
