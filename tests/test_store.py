@@ -186,3 +186,16 @@ def test_codec_refuses_unknown_types_instead_of_importing_them():
     text = json.dumps({"k": "d", "t": "Popen", "v": {}})
     with pytest.raises(ValueError, match="unknown type 'Popen'"):
         decode(text, blob.getvalue())
+
+
+def test_a_row_that_no_longer_decodes_is_scored_again(tmp_path):
+    run = write_run(tmp_path / "run", ["perfect", "missing"])
+    store = tmp_path / STORE_NAME
+    first = run_audit(run, store)
+    with sqlite3.connect(store) as db:  # a truncated .npz (zipfile.BadZipFile), then damaged JSON
+        blob = db.execute("SELECT arrays FROM rows WHERE step = 100").fetchone()[0]
+        db.execute("UPDATE rows SET arrays = ? WHERE step = 100", (blob[: len(blob) // 2],))
+        db.execute("UPDATE rows SET row = ? WHERE step = 200", ("{not json",))
+    again = run_audit(run, store)
+    assert again.settings["store"]["scored"] == 2 and again.settings["store"]["reused"] == 1
+    pd.testing.assert_frame_equal(first.frame, again.frame)

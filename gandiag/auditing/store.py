@@ -32,6 +32,7 @@ import dataclasses
 import json
 import math
 import sqlite3
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,7 @@ class ResultStore:
             return None
         try:
             result = decode(found[0], found[1])
-        except (ValueError, KeyError, TypeError, OSError):
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile):
             return None
         self.reused += 1
         return result
