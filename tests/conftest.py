@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 from helpers import tiny_config
 
+from gandiag.features.cache import CACHE_ENV
 from reference_models import train
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory, monkeypatch):
+    """Each test its own ``$GANDIAG_CACHE_DIR``: no test reads features or a floor row that another
+    (perhaps monkeypatched) test cached, and no test writes to the user's cache."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:

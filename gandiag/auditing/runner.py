@@ -12,6 +12,7 @@ For each run folder the rows are then read in step order by :func:`gandiag.modes
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -49,9 +50,7 @@ class _Row:
 
 
 def _scored(result: ScoreResult, run: str) -> _Row:
-    series = result.to_series()
-    series["run"], series["error"] = run, ""
-    return _Row(series, run, result)
+    return _Row(result.to_series(run=run, error=""), run, result)
 
 
 def _error_row(source: str, run: str, step: int | None, scorer: Scorer, exc: Exception) -> _Row:
@@ -105,6 +104,7 @@ def audit(
     timeout: float | None = DEFAULTS["timeout"],
     store: str | Path | None = None,
     fresh: bool = False,
+    floor_cache: bool = False,
     client: Any = None,
     workers: int | None = None,
     **scorer_options: Any,
@@ -141,7 +141,12 @@ def audit(
         row is committed to it at once, so an interrupted audit resumes. Its folder is locked for
         the duration (:func:`gandiag.atomic.folder_lock`).
     fresh : bool, default False
-        Start the store empty: score everything again.
+        Start the store empty: score everything again (the floor too, with ``floor_cache``).
+    floor_cache : bool, default False
+        Read the real-vs-real row from the floor cache (:mod:`gandiag.auditing.floor_cache`, under
+        ``$GANDIAG_CACHE_DIR``) when an earlier audit scored it with the same settings and code, and
+        keep it there otherwise (``gandiag audit`` does, unless ``--no-cache``). Serial audits only:
+        on Dask the floor is one task among the others.
     client : distributed.Client, optional
         Score the rows as Dask tasks on this client's workers, one per (source, checkpoint) row
         (:mod:`gandiag.auditing.distributed`, README "Scale out on Dask"); the report is the same.
@@ -199,21 +204,29 @@ def audit(
             if client is None:
                 client = stack.enter_context(distributed.open_client(workers=workers, quiet=not progress))
             rows = distributed.score_rows_distributed(scorer, plan, kept, progress, client, floor=floor)
+        floors = None
         if floor and not on_dask:  # the distributed path scores the floor as one more task
-            rows.append(_floor_row(scorer, rows, kept))
+            if floor_cache:
+                from .floor_cache import open_floor_cache
+
+                floors = open_floor_cache(scorer, fresh=fresh, **load)
+            rows.append(_floor_row(scorer, rows, kept, floors))
         settings = {"store": None if kept is None else {"path": str(kept.path), "reused": kept.reused,
-                                                        "scored": kept.stored}}
+                                                        "scored": kept.stored},
+                    "floor_cache": None if floors is None else {"path": str(floors.path), "hit": floors.hit}}
     return build_report(rows, scorer, run_thresholds, **settings)
 
 
-def _floor_row(scorer: Scorer, rows: list[_Row], kept: ResultStore | None) -> _Row:
+def _floor_row(scorer: Scorer, rows: list[_Row], kept: ResultStore | None, floors: Any = None) -> _Row:
     """The real-vs-real row; with the class-conditional columns when a scored row has them (the second
-    reference sample, each sample requested as its true class: not kept in the store)."""
+    reference sample, each sample requested as its true class: not kept in the store or the floor cache).
+    ``floors``: a :class:`gandiag.auditing.floor_cache.FloorCache`, read when the store has no floor row."""
     if any("label_accuracy" in r.series.index for r in rows):
         from ..scoring.conditional_runner import conditional_floor_result
 
         return _scored(conditional_floor_result(scorer), "")
-    return _scored(_cached(kept, REAL_VS_REAL, "", None, scorer.floor_result), "")
+    compute = scorer.floor_result if floors is None else functools.partial(floors.fetch, scorer.floor_result)
+    return _scored(_cached(kept, REAL_VS_REAL, "", None, compute), "")
 
 
 def _cached(kept: ResultStore | None, source: str, run: str, step: int | None, compute: Any) -> ScoreResult:

@@ -27,9 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scoring_options(p)
     p.add_argument("--out", default="gandiag-audit", metavar="DIR", help="report folder (default gandiag-audit)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache (reference side)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the caches of the reference side (its features, "
+                   "the real-vs-real row)")
     p.add_argument("--fresh", action="store_true",
-                   help="ignore the rows kept in OUT/scores.sqlite from earlier audits: score everything again")
+                   help="ignore the rows kept in OUT/scores.sqlite and the floor cache from earlier audits: "
+                        "score everything again")
     dask = p.add_argument_group("scale out on Dask (pip install 'gandiag[dask]'; README \"Scale out on Dask\")")
     dask.add_argument("--workers", type=int, default=None, metavar="N",
                       help="score the checkpoints on a Dask cluster of N worker processes started on this machine")
@@ -50,13 +52,18 @@ def run(args: argparse.Namespace) -> int:
     with folder_lock(out), _client(args) as client:  # a second audit into the same --out fails at once
         check_replaceable(out, REPORT_FILES | STORE_FILES)
         extra = {} if client is None else {"client": client}
-        report = run_audit(args, store=out / STORE_NAME, fresh=args.fresh, feature_cache=not args.no_cache, **extra)
+        report = run_audit(args, store=out / STORE_NAME, fresh=args.fresh, feature_cache=not args.no_cache,
+                            floor_cache=not args.no_cache, **extra)
         written = report.save(out, plots=not args.no_plots, keep=tuple(STORE_FILES))
     print(report.summary_text())
     kept = report.settings.get("store") or {}
     if kept.get("reused"):
         print(f"reused {kept['reused']} rows kept in {out / STORE_NAME} (--fresh scores them again); "
               f"scored {kept['scored']}", file=sys.stderr)
+    floors = report.settings.get("floor_cache") or {}
+    if floors.get("hit"):
+        print(f"real-vs-real row read from the floor cache ({floors['path']}; --no-cache scores it again)",
+              file=sys.stderr)
     print(f"wrote {len(written)} files to {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
     return 0
 

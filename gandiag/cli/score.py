@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scoring_options(p)
     p.add_argument("--out", default=None, metavar="FILE", help="write the table to FILE (.csv, .parquet or .json)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the caches of the reference side (its features, the real-vs-real row)")
     p.set_defaults(func=run)
 
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_file(args.out) if args.out else None
     if out is not None:
         _writer(out)  # a bad suffix or a folder fails before any scoring
-    report = run_audit(args, feature_cache=not args.no_cache)
+    report = run_audit(args, feature_cache=not args.no_cache, floor_cache=not args.no_cache)
     frame = report.frame
     for note in sorted({n for cell in frame.get("notes", ()) for n in str(cell).split("; ") if n.startswith(NO_EXTRACTOR)}):
         print(f"gandiag score: {note}", file=sys.stderr)  # why the feature columns are empty, and the fix

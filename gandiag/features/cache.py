@@ -43,7 +43,7 @@ from .._hashing import array_sha256, bytes_sha256, file_sha256
 from ..atomic import atomic_path
 from ..errors import GandiagInputError
 
-__all__ = ["CACHE_ENV", "FeatureCache", "array_sha256", "default_cache_dir", "file_sha256"]
+__all__ = ["CACHE_ENV", "FeatureCache", "array_sha256", "cache_root", "default_cache_dir", "file_sha256"]
 
 CACHE_ENV = "GANDIAG_CACHE_DIR"
 SIZE_ENV = "GANDIAG_CACHE_MAX_BYTES"
@@ -51,12 +51,17 @@ DEFAULT_MAX_BYTES = 4 << 30
 FORMAT = 2  # 2: per-file entries also key on the architecture's code
 
 
-def default_cache_dir() -> Path:
-    """``$GANDIAG_CACHE_DIR/features``, else the user's cache dir (XDG) ``/gandiag/features``."""
+def cache_root() -> Path:
+    """``$GANDIAG_CACHE_DIR``, else the user's cache dir (XDG) ``/gandiag``: every gandiag cache lives under it."""
     root = os.environ.get(CACHE_ENV)
     if not root:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gandiag"
-    return Path(root).expanduser() / "features"
+    return Path(root).expanduser()
+
+
+def default_cache_dir() -> Path:
+    """``$GANDIAG_CACHE_DIR/features``, else the user's cache dir (XDG) ``/gandiag/features``."""
+    return cache_root() / "features"
 
 
 def _versions() -> dict[str, str]:
