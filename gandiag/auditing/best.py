@@ -73,8 +73,11 @@ def _step(value: object) -> int | None:
         return None
 
 
-def _flags(row: pd.Series) -> list[str]:
-    return [f for f in ALL_FLAG_NAMES if f in row.index and not pd.isna(row[f]) and bool(row[f])]
+def raised_flags(frame: pd.DataFrame) -> list[list[str]]:
+    """Per row of ``frame``, the flags it raises (columns of :data:`ALL_FLAG_NAMES` that are true),
+    read column by column: a row at a time through pandas costs ~1 ms per row."""
+    columns = [(f, frame[f].to_numpy(dtype=object)) for f in ALL_FLAG_NAMES if f in frame.columns]
+    return [[f for f, values in columns if not pd.isna(values[i]) and bool(values[i])] for i in range(len(frame))]
 
 
 def _pick_metric(frame: pd.DataFrame, metric: str | None) -> str:
@@ -157,7 +160,7 @@ def best_checkpoints(frame: pd.DataFrame, metric: str | None = None, run: str | 
         else:
             tied_mask.append(badness[i] == badness[top])
     keys = [(str(s), _step(t)) for s, t in zip(rows["source"], rows["step"] if "step" in rows else [None] * len(rows))]
-    flags = [_flags(rows.iloc[i]) for i in range(len(rows))]
+    flags = raised_flags(rows)
     tied = [keys[i] for i in order if tied_mask[i]]
     clean_tied = [i for i in order if tied_mask[i] and not flags[i]]
     clean_any = [i for i in order if not flags[i]]

@@ -60,14 +60,15 @@ class ScoreResult:
             raise KeyError(f"unknown flag {name!r}; flags are {', '.join(FLAG_NAMES + CONDITIONAL_FLAG_NAMES)}")
         return None if self.flags is None else self.flags.raised(name)
 
-    def to_series(self) -> pd.Series:
+    def to_series(self, **extra: Any) -> pd.Series:
         """The contract's row: ``source``, ``step``, ``n``, ``seed``, the columns of docs/contract.md
-        section 5 in order, then intervals and ``notes``. ``attrs`` carries the per-mode shares and
-        counts and a few samples, for users of earlier versions."""
+        section 5 in order, then intervals and ``notes``, then ``extra`` columns (the audit's ``run``
+        and ``error``: given here, since adding labels to a Series one by one copies it each time).
+        ``attrs`` carries the per-mode shares and counts and a few samples, for users of earlier versions."""
         head = {"source": self.source, "step": self.step, "n": self.n, "seed": self.seed}
         first = [c for c in REPORT_COLUMNS if c in self.values]
         ordered = {**{c: self.values[c] for c in first}, **{c: v for c, v in self.values.items() if c not in first}}
-        series = pd.Series({**head, **ordered}, name=self.source, dtype=object)
+        series = pd.Series({**head, **ordered, **extra}, name=self.source, dtype=object)
         if self.modes is not None:
             m = self.modes
             series.attrs.update(mode_shares=m.shares, reference_shares=m.reference_shares, mode_counts=m.counts,
