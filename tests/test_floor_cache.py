@@ -118,3 +118,23 @@ def test_the_cli_reads_the_floor_from_the_cache_unless_no_cache(tmp_path):
     assert "floor cache" not in off.stderr
     csv = [(tmp_path / d / "report.csv").read_bytes() for d in "abc"]
     assert csv[0] == csv[1] == csv[2]
+
+
+def test_watch_reads_the_floor_an_audit_kept(tmp_path, monkeypatch):
+    from gandiag.auditing.watch import watch
+
+    source = sample_file(tmp_path / "run")
+    calls = counted_floors(monkeypatch)
+    audited = audit(source)
+    assert len(calls) == 1
+    for out, expected in (("w1", 1), ("w2", 1)):
+        watch(source.parent, "ring8", out=tmp_path / out, every=0.01, max_polls=2, floor_cache=True, plots=False,
+              echo=lambda line: None, n=N, metrics=FAST)
+        assert len(calls) == expected
+    watch(source.parent, "ring8", out=tmp_path / "w3", every=0.01, max_polls=2, plots=False, echo=lambda line: None,
+          n=N, metrics=FAST)  # floor_cache=False: scored
+    assert len(calls) == 2
+    watched = pd.read_csv(tmp_path / "w1" / "report.csv")
+    floor = watched[watched["source"] == "real-vs-real"].iloc[0]
+    assert floor["modes_captured"] == audited.frame.iloc[-1]["modes_captured"]
+    assert floor["sliced_w"] == audited.frame.iloc[-1]["sliced_w"]

@@ -16,6 +16,7 @@ checkpoint: complete).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,7 @@ def watch(
     max_polls: int | None = None,
     fresh: bool = False,
     floor: bool = True,
+    floor_cache: bool = False,
     plots: bool = True,
     echo: Callable[[str], Any] = print,
     latent: str | None = DEFAULTS["latent"],
@@ -139,6 +141,9 @@ def watch(
         Stop after scoring a checkpoint of this step or later.
     max_polls : int, optional
         Stop after this many listings (for tests and scripts).
+    floor_cache : bool, default False
+        Read the real-vs-real row from the floor cache, as :func:`gandiag.audit` does
+        (``gandiag watch`` does, unless ``--no-cache``).
     echo : callable
         Receives each printed line (default ``print``).
     **scorer_options
@@ -164,7 +169,12 @@ def watch(
             stack.enter_context(folder_lock(target))
             check_replaceable(target, REPORT_FILES | STORE_FILES)
             kept = stack.enter_context(ResultStore(target / STORE_NAME, settings_key(scorer, **load), fresh=fresh))
-        floor_row = _cached(kept, REAL_VS_REAL, "", None, scorer.floor_result) if floor else None
+        compute = scorer.floor_result
+        if floor and floor_cache:
+            from .floor_cache import open_floor_cache
+
+            compute = functools.partial(open_floor_cache(scorer, fresh=fresh, **load).fetch, scorer.floor_result)
+        floor_row = _cached(kept, REAL_VS_REAL, "", None, compute) if floor else None
         live = LiveAudit(scorer, str(run_dir), out=target, confirm=confirm, exit_on=stop_rules, plots=plots,
                          keep=tuple(STORE_FILES), floor=floor_row)
         lister = _Lister(folder, settle=every if settle is None else settle)

@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until-step", type=int, default=None, metavar="N", help="stop after a checkpoint of step N or later")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--fresh", action="store_true", help="ignore rows kept in OUT/scores.sqlite: score everything again")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache (reference side)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the caches of the reference side "
+                   "(its features, the real-vs-real row)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     outcome = watch(args.run_dir, args.reference, out=args.out, every=args.every, confirm=args.confirm,
                     exit_on=args.exit_on, until_step=args.until_step, fresh=args.fresh, floor=not args.no_floor,
+                    floor_cache=not args.no_cache,
                     plots=not args.no_plots,
                     echo=lambda line: print(line, flush=True), n=args.n, seed=args.seed, metrics=args.metrics,
                     resamples=resamples(args), thresholds=thresholds(args.threshold),
