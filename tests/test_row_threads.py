@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 import gandiag
 from gandiag.scoring import Scorer
@@ -29,3 +30,42 @@ def test_kid_reference_side_computed_once_per_scorer() -> None:
     first, second = scorer(fake), scorer(fake)
     assert len(scorer.reference_cache) == 1
     assert first["kid"] == second["kid"]
+
+
+def _spy_on_prdc(monkeypatch) -> list[int]:
+    """Record torch's thread count each time the Features runner computes precision/recall."""
+    from gandiag.scoring import runners
+
+    seen: list[int] = []
+    original = runners.prdc
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runners, "prdc", spy)
+    return seen
+
+
+def test_work_beside_the_transport_thread_runs_on_one_thread_fewer(monkeypatch) -> None:
+    seen = _spy_on_prdc(monkeypatch)
+    fake = gandiag.reference("ring8").sample(400, seed=5).numpy() * 1.05
+    for threads in (2, 3):
+        with torch_threads(threads):
+            Scorer("ring8", n=400, seed=3, max_points=200, sinkhorn_points=100)(fake, source="x")
+            assert torch.get_num_threads() == threads  # restored after the row
+    # one core is the transport thread's, so the main thread's work takes one thread fewer
+    assert seen == [1, 2]
+
+
+def test_images_and_one_thread_keep_the_callers_thread_count(monkeypatch) -> None:
+    seen = _spy_on_prdc(monkeypatch)
+    digits = gandiag.reference("digits").sample(120, seed=9).numpy()
+    ring = gandiag.reference("ring8").sample(400, seed=5).numpy()
+    with torch_threads(2):  # images: their exact transport is not handed to a second thread
+        Scorer("digits", n=120, seed=0)(digits, source="x")
+    with torch_threads(1):  # no second thread at all
+        Scorer("ring8", n=400, seed=3, max_points=200, sinkhorn_points=100)(ring, source="x")
+    with torch_threads(2):  # vectors without exact transport: nothing runs beside
+        Scorer("ring8", n=400, seed=3, metrics="features")(ring, source="x")
+    assert seen == [2, 1, 2]

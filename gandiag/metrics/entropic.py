@@ -55,9 +55,20 @@ SINGLE_THREAD_MAX_ENTRIES = 2**22  # Sinkhorn on up to ~2000 x 2000 points: one 
 _RESTART_GROWTH = 10.0  # a residual this many times the best so far restarts the history
 
 
-def _softmin(neg_cost: torch.Tensor, eps: float, log_w: torch.Tensor, pot: torch.Tensor) -> torch.Tensor:
-    """-eps log sum_j w_j exp((pot_j - C_ij) / eps), with ``neg_cost`` = -C / eps."""
-    return -eps * torch.logsumexp(neg_cost + (log_w + pot / eps), dim=1)
+def _softmin(neg_cost: torch.Tensor, eps: float, log_w: torch.Tensor, pot: torch.Tensor,
+             out: torch.Tensor | None = None) -> torch.Tensor:
+    """-eps log sum_j w_j exp((pot_j - C_ij) / eps), with ``neg_cost`` = -C / eps.
+
+    The log-sum-exp takes torch's own steps (row max, exp of the difference, sum, log, plus the
+    max: the same values), in ``out``: a scratch tensor of as many elements as ``neg_cost``,
+    overwritten. That saves one pass over the n x m entries and a new n x m tensor on each of
+    the ~80 calls of a solve. The costs are finite, so every row max is too.
+    """
+    shift = log_w + pot / eps
+    z = torch.add(neg_cost, shift, out=out.view(neg_cost.shape)) if out is not None else neg_cost + shift
+    top = z.amax(dim=1, keepdim=True)
+    total = z.sub_(top).exp_().sum(dim=1)
+    return -eps * (total.log_() + top.squeeze(1))
 
 
 def _eps_schedule(scale: float, eps: float) -> list[float]:
@@ -117,21 +128,22 @@ def _potentials(
     f <- (f + softmin(f)) / 2 of Feydy et al., with g = f.
     """
     n, m = cost.shape
+    scratch = torch.empty_like(cost)  # _softmin's work space; n x m and m x n alike (same size)
     log_a = torch.full((n,), -math.log(n), dtype=cost.dtype)
     log_b = torch.full((m,), -math.log(m), dtype=cost.dtype)
     f, g = torch.zeros(n, dtype=cost.dtype), torch.zeros(m, dtype=cost.dtype)
     for eps in schedule[:-1]:
         neg = cost * (-1.0 / eps)
         if symmetric:
-            f = g = 0.5 * (f + _softmin(neg, eps, log_a, f))
+            f = g = 0.5 * (f + _softmin(neg, eps, log_a, f, scratch))
         else:
-            f = _softmin(neg, eps, log_b, g)
-            g = _softmin(neg.T.contiguous(), eps, log_a, f)
+            f = _softmin(neg, eps, log_b, g, scratch)
+            g = _softmin(neg.T.contiguous(), eps, log_a, f, scratch)
     eps = schedule[-1]
     neg = cost * (-1.0 / eps)
     if symmetric:
         for _ in range(max_iter):
-            f_new = 0.5 * (f + _softmin(neg, eps, log_a, f))
+            f_new = 0.5 * (f + _softmin(neg, eps, log_a, f, scratch))
             change, f = float((f_new - f).abs().max()), f_new
             if change < tol:
                 return f, f, True
@@ -140,8 +152,8 @@ def _potentials(
     mixer = _Anderson(anderson) if anderson > 0 else None
     for it in range(max_iter):
         if mixer is not None and it < max_iter // 2:
-            g = _softmin(neg_t, eps, log_a, f)
-            t_f = _softmin(neg, eps, log_b, g)
+            g = _softmin(neg_t, eps, log_a, f, scratch)
+            t_f = _softmin(neg, eps, log_b, g, scratch)
             change = float((t_f - f).abs().max())
             if change < tol:
                 f = t_f
@@ -149,16 +161,16 @@ def _potentials(
             f = mixer.next(f, t_f, change)
             continue
         w = omega if mixer is None and it < max_iter // 2 else 1.0
-        f_new = (1.0 - w) * f + w * _softmin(neg, eps, log_b, g)
-        g_new = (1.0 - w) * g + w * _softmin(neg_t, eps, log_a, f_new)
+        f_new = (1.0 - w) * f + w * _softmin(neg, eps, log_b, g, scratch)
+        g_new = (1.0 - w) * g + w * _softmin(neg_t, eps, log_a, f_new, scratch)
         change = max(float((f_new - f).abs().max()), float((g_new - g).abs().max()))
         f, g = f_new, g_new
         if change < tol:
             break
     else:
         return f, g, False
-    g = _softmin(neg_t, eps, log_a, f)
-    f = _softmin(neg, eps, log_b, g)
+    g = _softmin(neg_t, eps, log_a, f, scratch)
+    f = _softmin(neg, eps, log_b, g, scratch)
     return f, g, True
 
 

@@ -135,10 +135,10 @@ def _formula_error(side_a, side_b) -> float:
 
 def _pairs(tree: cKDTree, points: np.ndarray, reach: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """(i, j) with ||points[i] - tree[j]|| <= reach[i] (the tree's rounding), sorted by i."""
-    counts = tree.query_ball_point(points, reach, return_length=True, workers=-1)
+    counts = tree.query_ball_point(points, reach, return_length=True, workers=torch.get_num_threads())
     if int(counts.sum()) > MAX_CANDIDATES:
         raise TooManyCandidates
-    lists = tree.query_ball_point(points, reach, return_sorted=False, workers=-1)
+    lists = tree.query_ball_point(points, reach, return_sorted=False, workers=torch.get_num_threads())
     j = np.concatenate([np.asarray(lst, dtype=np.int64) for lst in lists]) if len(lists) else np.empty(0, np.int64)
     i = np.repeat(np.arange(len(points)), counts)
     return torch.from_numpy(i), torch.from_numpy(j)
@@ -227,7 +227,7 @@ def tree_radii(side, tree: cKDTree, ks: tuple[int, ...]) -> dict[int, torch.Tens
     """
     points = side.y.numpy()
     kk = max(ks) + 1
-    true_dist, _ = tree.query(points, k=kk, workers=-1)
+    true_dist, _ = tree.query(points, k=kk, workers=torch.get_num_threads())
     err = _formula_error(side, side)
     i, j = _pairs(tree, points, _reach(true_dist[:, -1] ** 2, err, 0.0))
     v = formula(side, side, i, j)

@@ -41,6 +41,7 @@ from ..features.choice import choose_extractor
 from ..conditional_loading import TranslationGenerator, as_translation
 from ..generators import Generator, as_generator
 from ..metrics.registry import get_spec, metric_names
+from ..metrics.wasserstein import EXACT_DIFFERENCES_MAX_DIM
 from ..metrics.intervals import clip_intervals
 from ..modes import FlagThresholds, NDBBins
 from ..modes.flags import min_trusted_n
@@ -51,7 +52,7 @@ from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL
 from ..threads import torch_threads
 from .catalog import resolve_metrics
 from .result import ScoreResult
-from .runners import RUNNERS
+from .runners import RUNNERS, TRANSPORT
 
 __all__ = ["DEFAULT_N", "FLOOR_SEED_OFFSET", "REAL_VS_REAL", "Scorer", "score"]
 
@@ -207,10 +208,17 @@ class Scorer:
         # A second thread for work that releases the GIL (exact transport), when torch may use two.
         with ThreadPoolExecutor(max_workers=1) if torch.get_num_threads() > 1 else contextlib.nullcontext() as pool:
             details["pool"] = pool
-            for runner in RUNNERS:
-                wanted = runner.select(self, details)
-                if wanted:
-                    notes += runner.run(self, fake, wanted, row, details)
+            # Vectors: the pool's job (exact transport, Divergences) holds one core, so the rest runs on
+            # one thread fewer (on 2 cores: one; the k-d tree queries follow torch's count) instead of
+            # competing with it (about 5% of a ring8 row at n = 10,000; benchmarks/bench_audit.py).
+            threads = torch.get_num_threads()
+            beside = (pool is not None and fake.ndim == 2 and fake.shape[1] <= EXACT_DIFFERENCES_MAX_DIM
+                      and any(m in TRANSPORT for m in self.metrics))
+            with torch_threads(threads - 1) if beside else contextlib.nullcontext():
+                for runner in RUNNERS:
+                    wanted = runner.select(self, details)
+                    if wanted:
+                        notes += runner.run(self, fake, wanted, row, details)
             for finish in deferred:  # in submission order: the row does not depend on which finished first
                 notes += finish(row)
         del details["pool"], details["defer"]
