@@ -94,6 +94,21 @@ class LatentSpec:
                 f"latent distribution {self.distribution!r} is not one of {', '.join(LATENT_DISTRIBUTIONS)}"
             )
 
+    @classmethod
+    def for_file(cls, source: Any, file_dim: int | None, file_distribution: str, latent: str | None,
+                 latent_dim: int | None) -> "LatentSpec":
+        """The prior of a generator file: the options ``latent``/``latent_dim`` over what the file
+        says (``file_dim``, ``file_distribution``); a missing or invalid one is that file's
+        :class:`gandiag.errors.SourceError`, with the option to pass."""
+        dim = latent_dim if latent_dim is not None else file_dim
+        if dim is None:
+            raise SourceError(source, "the latent dimension cannot be read from the file",
+                              hint="pass latent_dim= (CLI: --latent-dim)")
+        try:
+            return cls(dim, latent or file_distribution)
+        except GandiagInputError as exc:
+            raise SourceError(source, str(exc), hint="pass latent_dim= (CLI: --latent-dim) or latent= (--latent)") from None
+
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` latent codes, float32, shape (n, dim), from ``generator``."""
         if self.distribution == "uniform":

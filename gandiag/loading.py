@@ -13,21 +13,13 @@ Loading a file and every ``sample`` call of what it holds run within ``timeout``
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-import warnings
-import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
-from torch.nn.modules.module import (
-    register_module_buffer_registration_hook,
-    register_module_parameter_registration_hook,
-)
 
-from ._arrays import check_samples, format_bytes, memory_budget, one_line
+from ._arrays import check_samples, one_line
 from .checkpoint import read_checkpoint, step_from_name
 from .errors import GandiagInputError, SourceError
 from .program_archive import load_program
@@ -42,137 +34,16 @@ from .generators import (
     check_device,
     check_output_shape,
 )
-from .references import IMAGE_SUFFIXES, Reference, _load_array_file, _load_image_folder
+from .network_build import build_network
+from .references import Reference
+from .sample_files import IMAGE_SUFFIXES, load_array_file, load_image_folder
 from .references import reference as _reference
 from .architectures import available_architectures, resolve_architecture
 from .defaults import DEFAULTS
-from .timeouts import check_timeout, interruptible, limits_available, probe_in_child, time_limit
+from .timeouts import check_timeout, limits_available, probe_in_child, time_limit
+from .torchscript_loading import JIT_PROBE, TORCHSCRIPT_HINT, TORCHSCRIPT_REFUSED, is_torchscript, load_torchscript
 
 CHECKPOINT_SUFFIXES = (".pt", ".pt2", ".npy", ".npz")
-
-
-def _latent(source: Path, file_dim: int | None, file_distribution: str, latent: str | None,
-            latent_dim: int | None) -> LatentSpec:
-    """The latent prior: the options' ``latent``/``latent_dim`` over what the file says; errors name the file."""
-    dim = latent_dim if latent_dim is not None else file_dim
-    if dim is None:
-        raise SourceError(source, "the latent dimension cannot be read from the file",
-                          hint="pass latent_dim= (CLI: --latent-dim)")
-    try:
-        return LatentSpec(dim, latent or file_distribution)
-    except GandiagInputError as exc:
-        raise SourceError(source, str(exc), hint="pass latent_dim= (CLI: --latent-dim) or latent= (--latent)") from None
-
-
-# ------------------------------------------------------------------------------ network sizes
-
-
-class NetworkTooLarge(Exception):
-    """Raised from inside an architecture's constructor by :func:`registration_limit`."""
-
-
-@contextlib.contextmanager
-def registration_limit(max_bytes: int, max_tensors: int) -> Iterator[dict[str, int]]:
-    """Abort any module constructor run in this thread (raise :class:`NetworkTooLarge`) as soon as
-    the parameters and buffers it registers exceed ``max_tensors`` tensors or ``max_bytes`` bytes.
-
-    Used with ``torch.device("meta")``, nothing is allocated while counting; the tensor count
-    also stops constructors that would build layers for minutes (``depth=10**8``).
-    """
-    owner = threading.get_ident()
-    seen = {"tensors": 0, "bytes": 0}
-
-    def count(module: torch.nn.Module, name: str, tensor: torch.Tensor | None) -> None:
-        if tensor is None or threading.get_ident() != owner:
-            return None
-        seen["tensors"] += 1
-        seen["bytes"] += tensor.numel() * tensor.element_size()
-        if seen["tensors"] > max_tensors:
-            raise NetworkTooLarge(f"more than {max_tensors} parameter and buffer tensors")
-        if seen["bytes"] > max_bytes:
-            raise NetworkTooLarge(f"more than {format_bytes(max_bytes)} of parameters and buffers")
-        return None
-
-    handles = [register_module_parameter_registration_hook(count), register_module_buffer_registration_hook(count)]
-    try:
-        yield seen
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def meta_network(factory: Callable[..., torch.nn.Module], kwargs: dict[str, Any], *, max_bytes: int,
-                 max_tensors: int) -> torch.nn.Module:
-    """``factory(**kwargs)`` built on the meta device (shapes only, no memory) within the limits."""
-    with registration_limit(max_bytes, max_tensors), torch.device("meta"):
-        return factory(**kwargs)
-
-
-def _shape_mismatches(net: torch.nn.Module, state: dict[str, Any]) -> list[str]:
-    """How the state dict of ``net`` (built on meta) and the stored ``state`` differ, one phrase each."""
-    want = {k: tuple(v.shape) for k, v in net.state_dict().items() if isinstance(v, torch.Tensor)}
-    have = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
-    problems = [f"{k} is {have[k]} in the file but {want[k]} in the network"
-                for k in want if k in have and have[k] != want[k]]
-    problems += [f"{k} is missing from the file" for k in want if k not in state]
-    problems += [f"{k} is not in the network" for k in state if k not in want and isinstance(state[k], torch.Tensor)]
-    return problems
-
-
-def _build_network(path: Path, name: str, factory: Callable[..., torch.nn.Module], kwargs: dict[str, Any],
-                   state: dict[str, Any]) -> torch.nn.Module:
-    """The architecture ``name`` built from ``kwargs`` with the weights ``state``, sizes checked first.
-
-    The network is first built on the meta device, counted as it registers tensors (at most twice
-    the stored tensors plus 64, and the memory budget), and its parameter shapes compared with
-    the stored ones; only a network that matches is built for real and given the weights. So
-    kwargs that ask for an absurd size (width=10**9, depth=10**8) are refused before allocating.
-    """
-    limits = dict(max_bytes=memory_budget(), max_tensors=2 * len(state) + 64)
-    stored = sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
-
-    def too_large(exc: NetworkTooLarge) -> SourceError:
-        return SourceError(path, f"its architecture kwargs {one_line(repr(kwargs), 160)} ask for a network with {exc}, "
-                           f"while the file holds {len(state)} tensors ({format_bytes(stored)}); refused before "
-                           "allocating", hint="the checkpoint's kwargs do not match its weights")
-
-    def unfit(problem: str) -> SourceError:
-        return SourceError(path, f"its weights do not fit architecture {name!r} with kwargs "
-                           f"{one_line(repr(kwargs), 160)} ({problem})",
-                           hint="the checkpoint and the registered architecture disagree")
-
-    try:
-        meta = meta_network(factory, kwargs, **limits)
-    except NetworkTooLarge as exc:
-        raise too_large(exc) from None
-    except Exception:  # an architecture that cannot be built on meta: the guarded real build decides
-        meta = None
-    if meta is not None:
-        try:
-            problems = _shape_mismatches(meta, state)
-        except Exception:  # a state_dict hook that needs real tensors
-            problems = []
-        if problems:
-            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-            raise unfit("; ".join(problems[:3]) + more)
-    try:
-        with registration_limit(**limits):
-            net = factory(**kwargs)
-        net.load_state_dict(state)
-    except NetworkTooLarge as exc:
-        raise too_large(exc) from None
-    except Exception as exc:
-        raise unfit(f"{type(exc).__name__}: {one_line(exc, 200)}") from exc
-    return net
-
-
-def _is_torchscript(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
 def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
@@ -191,68 +62,16 @@ def _load_checkpoint(path: Path, latent: str | None, latent_dim: int | None, dev
             hint="install the package that registers it in the 'gandiag.architectures' entry-point group, "
             "or call gandiag.register_architecture(name, factory)",
         )
-    net = _build_network(path, name, factory, kwargs, ckpt["generator"])
+    net = build_network(path, name, factory, kwargs, ckpt["generator"])
     if "translation" in ckpt:  # G: X -> Y with its inverse F (the cyclegan recipe)
-        return translation_checkpoint(path, ckpt, net, lambda n, k, s: _build_network(
+        return translation_checkpoint(path, ckpt, net, lambda n, k, s: build_network(
             path, n, resolve_architecture(n), k, s), device)
     net.eval().to(device)
     spec = ckpt["latent"]
     n_classes = getattr(net, "n_classes", 0)
     n_classes = n_classes if type(n_classes) is int and n_classes > 0 else None
-    return NetworkGenerator(net, _latent(path, spec["dim"], spec.get("distribution", "normal"), latent, latent_dim),
+    return NetworkGenerator(net, LatentSpec.for_file(path, spec["dim"], spec.get("distribution", "normal"), latent, latent_dim),
                             source=str(path), step=ckpt["step"], n_classes=n_classes, device=device)
-
-
-TORCHSCRIPT_REFUSED = ("a TorchScript archive: loading one runs code from the file "
-                       "(it can read and write any file), so gandiag does not load it by default")
-TORCHSCRIPT_HINT = ("pass allow_torchscript=True (CLI: --allow-torchscript) only for a file you trust, "
-                    "or export the generator with torch.export.save (.pt2), which gandiag loads without running code")
-
-
-class _NativeCall:
-    """Calls a TorchScript module through :func:`gandiag.timeouts.interruptible`, in the caller's
-    inference mode: the TorchScript interpreter never returns to Python, so a time limit can only
-    stop the wait for it."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-
-    def __call__(self, *args: torch.Tensor) -> Any:
-        inference = torch.is_inference_mode_enabled()
-
-        def call() -> Any:
-            with torch.inference_mode(inference):
-                return self.module(*args)
-
-        return interruptible(call)
-
-
-def _jit_load(path: Path, device: str) -> Any:
-    with warnings.catch_warnings():  # torch.jit.load is deprecated in torch >= 2.10; the format is not
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.load(str(path), map_location=device)
-
-
-#: Loads a TorchScript archive in a child process: torch.jit.load runs its __setstate__ holding the GIL.
-_JIT_PROBE = ("import sys, warnings\nimport torch\nprint('ready', flush=True)\nwarnings.simplefilter('ignore')\n"
-              "torch.jit.load(sys.argv[1], map_location='cpu')\nprint('done', flush=True)\n")
-
-
-def _load_torchscript(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
-    try:
-        module = interruptible(_jit_load, path, device)  # its __setstate__ runs here, and may never end
-    except Exception as exc:
-        raise SourceError(path, f"not a readable TorchScript archive ({type(exc).__name__})") from exc
-    attr = getattr(module, "latent_dim", None)
-    file_dim = attr if type(attr) is int and attr > 0 else None
-    if file_dim is None and latent_dim is None:
-        raise SourceError(path, "this TorchScript archive has no int attribute latent_dim",
-                          hint="add `latent_dim: int` to the scripted module, or pass latent_dim= (CLI: --latent-dim)")
-    module.eval()
-    classes = getattr(module, "n_classes", None)  # a conditional module: forward(z, y)
-    return NetworkGenerator(_NativeCall(module), _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
-                            step=step_from_name(path), device=device,
-                            n_classes=classes if type(classes) is int and classes > 0 else None)
 
 
 def _load_program(path: Path, latent: str | None, latent_dim: int | None, device: str) -> Generator:
@@ -269,7 +88,7 @@ def _load_program(path: Path, latent: str | None, latent_dim: int | None, device
     shape = tuple(val.shape) if val is not None else ()
     if len(user_inputs) == 2 and len(shape) == 2:  # z and a class label y: a conditional program
         file_dim = shape[1] if isinstance(shape[1], int) else None
-        return conditional_program(path, program, _latent(path, file_dim, "normal", latent, latent_dim), device,
+        return conditional_program(path, program, LatentSpec.for_file(path, file_dim, "normal", latent, latent_dim), device,
                                    step_from_name(path))
     if len(user_inputs) != 1 or len(shape) != 2:
         raise SourceError(path, f"the program takes {len(user_inputs)} input(s) of shape {shape}",
@@ -278,13 +97,13 @@ def _load_program(path: Path, latent: str | None, latent_dim: int | None, device
     file_dim = shape[1] if isinstance(shape[1], int) else None
     chunk = shape[0] if isinstance(shape[0], int) else CHUNK  # a static batch fixes the chunk size
     module = program.module().to(device)
-    return NetworkGenerator(module, _latent(path, file_dim, "normal", latent, latent_dim), source=str(path),
+    return NetworkGenerator(module, LatentSpec.for_file(path, file_dim, "normal", latent, latent_dim), source=str(path),
                             step=step_from_name(path), chunk=chunk, device=device)
 
 
 def _load_samples(path: Path) -> Generator:
     try:
-        arr = _load_array_file(path)  # header checked before reading: no objects, size within the budget
+        arr = load_array_file(path)  # header checked before reading: no objects, size within the budget
     except GandiagInputError as exc:
         raise SourceError(path, str(exc).split(": ", 1)[-1]) from exc
     check_samples(arr, path)  # rank, dtype, finite, magnitude, image range: the file as a whole
@@ -294,7 +113,7 @@ def _load_samples(path: Path) -> Generator:
 def _load_image_samples(path: Path) -> Generator:
     """A folder of images as generated samples, scaled to [-1, 1] as a reference folder is (docs/contract.md section 3)."""
     try:
-        arr = _load_image_folder(path)
+        arr = load_image_folder(path)
     except GandiagInputError as exc:  # a corrupt image: this source's one line, naming the image
         raise SourceError(path, str(exc).removeprefix(f"{path}{os.sep}").removeprefix(f"{path}: "), hint="") from exc
     check_samples(arr, path)
@@ -424,8 +243,8 @@ def load_generator(
     if not path.is_file():
         raise SourceError(path, "not a regular file (a FIFO, socket or device); gandiag reads files and folders")
     try:
-        if allow_torchscript and path.suffix.lower() == ".pt" and limits_available() and _is_torchscript(path):
-            probe_in_child(_JIT_PROBE, [str(path)], limit, path)  # an endless __setstate__ is killed there
+        if allow_torchscript and path.suffix.lower() == ".pt" and limits_available() and is_torchscript(path):
+            probe_in_child(JIT_PROBE, [str(path)], limit, path)  # an endless __setstate__ is killed there
         with time_limit(limit, path, "loading"):
             gen = _load_file(path, latent, latent_dim, device, allow_torchscript)
         gen.timeout = limit  # every sample call of the file's code runs within the limit too
@@ -446,10 +265,10 @@ def _load_file(path: Path, latent: str | None, latent_dim: int | None, device: s
     if suffix == ".pt2":
         gen = _load_program(path, latent, latent_dim, device)
     elif suffix == ".pt":
-        if not _is_torchscript(path):
+        if not is_torchscript(path):
             gen = _load_checkpoint(path, latent, latent_dim, device)
         elif allow_torchscript:
-            gen = _load_torchscript(path, latent, latent_dim, device)
+            gen = load_torchscript(path, latent, latent_dim, device)
         else:
             raise SourceError(path, TORCHSCRIPT_REFUSED, hint=TORCHSCRIPT_HINT)
     elif suffix in (".npy", ".npz"):

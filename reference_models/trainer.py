@@ -42,7 +42,7 @@ from gandiag._arrays import format_bytes, memory_budget
 from gandiag.atomic import atomic_path, folder_lock, output_folder
 from gandiag.checkpoint import FORMAT_VERSION, checkpoint_name, read_checkpoint, step_from_name, write_checkpoint
 from gandiag.generators import LatentSpec, check_device
-from gandiag.loading import NetworkTooLarge, meta_network
+from gandiag.network_build import NetworkTooLarge, meta_network
 from gandiag.references import Reference
 from gandiag.references import reference as get_reference
 from gandiag.threads import resolve_threads, torch_threads

@@ -67,7 +67,8 @@ def load_samples(path: str | os.PathLike, *, n: int | None = None, seed: int = 0
     Errors are one line naming the path (a corrupt image: that file).
     """
     from .._arrays import check_samples
-    from ..references import REFERENCE_NAMES, _load_array_file, _load_image_folder, reference, stored_samples
+    from ..references import REFERENCE_NAMES, reference, stored_samples
+    from ..sample_files import load_array_file, load_image_folder
     from ..schema import DEFAULT_N
 
     p = Path(path)
@@ -76,9 +77,9 @@ def load_samples(path: str | os.PathLike, *, n: int | None = None, seed: int = 0
         x = ref.data if stored_samples(ref) is not None else ref.sample(n or DEFAULT_N, seed=seed)
         return x.numpy().astype(np.float32, copy=False)
     if p.is_dir():
-        arr = _load_image_folder(p)
+        arr = load_image_folder(p)
     elif p.is_file() and p.suffix.lower() in (".npy", ".npz"):
-        arr = _load_array_file(p)
+        arr = load_array_file(p)
     elif not p.exists():
         raise GandiagInputError(f"{p}: no such file or folder, nor a reference name ({', '.join(REFERENCE_NAMES)})")
     else:
