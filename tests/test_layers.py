@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gandiag"
 #: Lowest first. A module may import from its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "schema", "defaults", "atomic", "_arrays", "_hashing", "_lazy", "tables", "threads", "timeouts"),  # small shared pieces
-    ("references", "generators", "loading", "checkpoint", "program_archive", "digits_classifier",
-     "architectures", "conditional_loading"),                                                                    # where samples come from
+    ("references", "sample_files", "generators", "loading", "checkpoint", "network_build", "program_archive",
+     "torchscript_loading", "digits_classifier", "architectures", "conditional_loading"),                       # where samples come from
     ("metrics", "features", "modes", "conditional"),                                      # estimators on arrays
     ("scoring", "figures"),                                                               # one row
     ("auditing", "gate", "compare"),                                                      # the jobs users run
