@@ -7,7 +7,16 @@ a tiny matrix product to a second thread costs more than the product, and on a s
 every parallel region can wait a whole scheduler slice for the other thread.
 
 Thread counts can change the last bits of a reduction, so a run is bit-reproducible for a fixed
-thread count; :func:`torch_threads` always restores the process's previous count.
+thread count; :func:`torch_threads` always restores the previous count.
+
+What "the count" is depends on torch's parallel backend. With the OpenMP backend (the CPU wheels,
+``torch.__config__.parallel_info()``), ``torch.set_num_threads`` sets the calling thread's own
+count and a process-wide default: a Python thread that has already run a parallel torch operation
+keeps its own count whatever another thread sets, while a thread that has not yet done so takes
+the default the last ``set_num_threads`` left (checked with torch 2.14.1: a worker thread's
+``set_num_threads(1)`` left the busy main thread at 2 and gave a new thread 1). So two threads that
+score at once in one process (a Dask worker with several threads) do not change each other's
+counts, but the default that new threads inherit is whatever the last block to exit restored.
 
 This module imports torch only when a thread count is actually set (``gandiag --help`` never
 imports it).

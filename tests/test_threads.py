@@ -41,6 +41,35 @@ def test_torch_threads_restores():
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.skipif("OpenMP" not in torch.__config__.parallel_info(),
+                    reason="the per-thread counts described in gandiag.threads are the OpenMP backend's")
+def test_a_block_in_another_thread_leaves_this_threads_count_alone():
+    """The OpenMP behaviour that gandiag/threads.py documents: counts are per thread once a thread ran
+    parallel work, and a new thread takes the last count set (this fails if a torch release changes that)."""
+    import threading
+
+    with torch_threads(2):
+        torch.ones(256, 256) @ torch.ones(256, 256)  # this thread now has its own count
+        inside, release, seen = threading.Event(), threading.Event(), {}
+
+        def worker():
+            with torch_threads(1):
+                seen["worker"] = torch.get_num_threads()
+                inside.set()
+                release.wait(10)
+
+        t = threading.Thread(target=worker)
+        t.start()
+        assert inside.wait(10)
+        seen["main"] = torch.get_num_threads()  # while the worker's block is open
+        fresh = threading.Thread(target=lambda: seen.__setitem__("fresh", torch.get_num_threads()))
+        fresh.start()
+        fresh.join()
+        release.set()
+        t.join()
+    assert seen == {"worker": 1, "main": 2, "fresh": 1}
+
+
 def test_trainer_uses_one_thread_by_default_and_respects_threads(monkeypatch, tmp_path):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     cfg = tiny_config("nsgan-ring8", steps=2, checkpoint_every=2)
