@@ -113,3 +113,19 @@ def test_best_command_ranks_a_run_and_writes_the_table(tmp_path, capsys):
     assert list(table["step"]) == [200, 300, 100]  # mode_kl: perfect < blurred (8 modes) < 5 missing
     assert table.loc[table["best"], "step"].tolist() == [200]
     assert table.loc[table["recommended"], "step"].tolist() == [200]
+
+
+def test_a_misspelt_metric_is_refused_before_anything_is_scored(tmp_path, capsys):
+    from gandiag.cli import main
+
+    frame = _frame([1.0, 2.0], [0.9, 1.9], [1.1, 2.1])
+    with pytest.raises(GandiagInputError, match=r"'fidd' is not a metric that ranks checkpoints \(did you mean fid\?\)"):
+        best_checkpoints(frame, "fidd")
+    with pytest.raises(GandiagInputError, match="'evidence' is not a metric"):
+        best_checkpoints(frame, "evidence")
+    # The run folder does not exist: the metric is checked first, so that is not what the command says.
+    code = main(["best", str(tmp_path / "no-such-run"), "--reference", "ring8", "--metric", "fidd"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'fidd' is not a metric that ranks checkpoints (did you mean fid?)" in err
+    assert "no-such-run" not in err

@@ -18,6 +18,7 @@ margin 0), on the scale where larger is worse (``|v - 1|`` for ``intra_mode_spre
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -26,9 +27,10 @@ import pandas as pd
 
 from ..errors import GandiagInputError
 from ..gate.checks import badness_range
+from ..gate.config import WORSE
 from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns
 
-__all__ = ["BestChoice", "DEFAULT_METRICS", "best_by_run", "best_checkpoints"]
+__all__ = ["BestChoice", "DEFAULT_METRICS", "best_by_run", "best_checkpoints", "check_rank_metric"]
 
 #: The metric used when none is given: the first of these with a value in the report.
 DEFAULT_METRICS: tuple[str, ...] = ("fid", "w2", "sliced_w", "w1", "sinkhorn", "kid", "js", "mode_kl")
@@ -80,8 +82,21 @@ def raised_flags(frame: pd.DataFrame) -> list[list[str]]:
     return [[f for f, values in columns if not pd.isna(values[i]) and bool(values[i])] for i in range(len(frame))]
 
 
+def check_rank_metric(metric: str | None) -> str | None:
+    """``metric`` when it can rank checkpoints (a registered metric with a direction: ``fid``, ``w1``,
+    ``coverage``, ...), ``None`` for the default; :class:`GandiagInputError` naming the closest names
+    and every rankable one otherwise. ``gandiag best`` calls it before scoring, so a typo costs no audit."""
+    if metric is None or metric in WORSE:
+        return metric
+    close = difflib.get_close_matches(str(metric), list(WORSE), n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise GandiagInputError(f"best: {metric!r} is not a metric that ranks checkpoints{hint}; metrics with a better "
+                            f"and a worse direction: {', '.join(WORSE)}")
+
+
 def _pick_metric(frame: pd.DataFrame, metric: str | None) -> str:
     if metric is not None:
+        check_rank_metric(metric)
         if metric not in frame.columns or frame[metric].isna().all():
             have = [m for m in DEFAULT_METRICS if m in frame.columns and frame[m].notna().any()]
             raise GandiagInputError(f"best: metric {metric!r} has no value in this report; metrics with values: "

@@ -34,10 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..auditing.best import best_by_run, best_checkpoints
+    from ..auditing.best import best_by_run, best_checkpoints, check_rank_metric
     from ..auditing.store import STORE_NAME
     from .score import write_frame
 
+    check_rank_metric(args.metric)  # before scoring: a misspelt --metric costs no audit
     store = None if args.store is None else Path(args.store) / STORE_NAME
     report = run_audit(args, store=store)
     frame = report.frame
