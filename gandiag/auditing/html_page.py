@@ -42,8 +42,8 @@ CAPTIONS: dict[str, str] = {
                    "of every centre).",
     "mode_shares.png": "Each mode's share of generated samples divided by its reference share, against step: "
                        "white is a fair share, blue a starved or dropped mode, red an over-represented one. Every "
-                       "sample counts for its nearest mode, on the data or not: read red together with the "
-                       "high-quality fraction.",
+                       "sample counts for the mode it is assigned to (nearest centre, NDB bin or digit class), "
+                       "high quality or not: read red together with the high-quality fraction.",
     "confusion.png": "Confusion matrix of each class-conditional generator: the share (%) of the samples requested "
                      "as a class (row) that the reference assigns to each class (column). A generator that obeys "
                      "its label is dark on the diagonal; an off-diagonal dark cell is class confusion; a flat row "

@@ -39,10 +39,11 @@ the number of generated samples, M the number of modes and the thresholds of
 
 ``evidence`` is one line, ``"; "``-separated, one clause per raised flag naming the numbers, e.g.
 ``mode_dropping: 5 of 8 modes missing (2, 3, 5, 6, 7); mode_collapse: mode 1 holds 0.81 of
-samples (reference 0.125)``; empty when no flag is raised. Mode shares count every sample at its
-nearest centre; when under half of a dominant mode's samples are high quality, the clause says so
-(``... (reference 0.125; counted by nearest centre, 0% of them high quality)``): such a generator
-sits off the data, nearest to one mode, rather than on it.
+samples (reference 0.125)``; empty when no flag is raised. Mode shares count every sample in the
+mode it is assigned to (nearest centre, NDB centroid or the digits classifier's class), high quality
+or not; when under half of a dominant mode's samples are high quality, the clause says so
+(``... (reference 0.125; 0% of them high quality)``): such a generator sits off the data, nearest
+to one mode, rather than on it.
 """
 
 from __future__ import annotations
@@ -210,16 +211,17 @@ def _collapse_clause(metrics: Mapping[str, Any], t: FlagThresholds, label: str) 
 
 
 def _off_mode_note(metrics: Mapping[str, Any], k: int) -> str:
-    """``"; counted by nearest centre, 3% of them high quality"`` when under half of the samples
-    assigned to mode ``k`` are high quality (a generator off the data whose samples merely lie
-    nearest to one mode), else ``""``. Shares count every sample at its nearest centre, so without
-    this note "mode 1 holds 0.56 of samples" beside "8 of 8 modes missing" reads as a contradiction."""
+    """``"; 3% of them high quality"`` when under half of the samples assigned to mode ``k`` are high
+    quality, else ``""``. Shares count every sample in the mode it is assigned to (the nearest centre
+    or NDB centroid, the digits classifier's class) whether it is high quality or not, so a generator
+    off the data, nearest to one mode, has a dominant mode too; without this note "mode 1 holds 0.56
+    of samples" beside "8 of 8 modes missing" reads as a contradiction."""
     if "mode_counts" not in metrics or "mode_hq_counts" not in metrics:
         return ""
     counts, hq = _vector(metrics, "mode_counts"), _vector(metrics, "mode_hq_counts")
     if k >= len(counts) or k >= len(hq) or counts[k] <= 0 or hq[k] >= 0.5 * counts[k]:
         return ""
-    return f"; counted by nearest centre, {hq[k] / counts[k]:.0%} of them high quality"
+    return f"; {hq[k] / counts[k]:.0%} of them high quality"
 
 
 def _quality_clause(metrics: Mapping[str, Any], t: FlagThresholds) -> str | None:
