@@ -16,7 +16,7 @@ __all__ = [
     "ALL_FLAG_NAMES", "CI_HIGH", "CI_LOW", "CLASS_CONDITIONAL_COLUMNS", "CONDITIONAL_COLUMNS", "CONDITIONAL_FLAG_NAMES",
     "DEFAULT_N", "DIVERGENCE_COLUMNS", "FEATURE_COLUMNS", "FLAG_COLUMNS", "FLAG_NAMES",
     "HEAD_COLUMNS", "METRIC_COLUMNS", "MODE_COLUMNS", "NDB_COLUMNS", "REAL_VS_REAL", "REPORT_COLUMNS",
-    "TAIL_COLUMNS", "TRANSLATION_COLUMNS", "interval_columns", "metric_of_interval",
+    "TAIL_COLUMNS", "TRANSLATION_COLUMNS", "UNTRUSTED_FLAGS", "interval_columns", "metric_of_interval",
 ]
 
 HEAD_COLUMNS: tuple[str, ...] = ("source", "step", "n", "seed")
@@ -43,6 +43,9 @@ ALL_FLAG_NAMES: tuple[str, ...] = (*FLAG_NAMES, *CONDITIONAL_FLAG_NAMES)
 REPORT_COLUMNS: tuple[str, ...] = (*HEAD_COLUMNS, *METRIC_COLUMNS, *FLAG_COLUMNS)
 #: Columns an audit adds after the intervals.
 TAIL_COLUMNS: tuple[str, ...] = ("run", "error", "notes")
+#: How a row's ``notes`` entry begins when n is too small for its flags to tell a dropped mode from
+#: chance (:func:`gandiag.scoring.scorer.flags_trust_note`); summaries and ``gandiag score`` repeat it.
+UNTRUSTED_FLAGS = "flags not to be trusted"
 #: ``source`` of the real-vs-real row.
 REAL_VS_REAL = "real-vs-real"
 #: Samples per side when ``n`` is not given (a reference of stored samples: at most half of them).

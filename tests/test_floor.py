@@ -93,3 +93,24 @@ def test_ndb_reference_hq_fraction_is_measured_held_out(tmp_path):
     floor, row = scorer.floor(), scorer(scorer.real)
     assert floor["hq_fraction"] == pytest.approx(held_out, abs=1e-12)
     assert row["hq_fraction"] == pytest.approx(in_sample, abs=1e-12) and not row["low_quality"]
+
+
+def test_small_n_is_said_in_the_findings_and_on_the_score_command(tmp_path, capsys):
+    # "mode_dropping False" at n = 20 means little: the summary (console, report.md, report.html) and
+    # `gandiag score` (which prints only the table) say so, naming the n that would be needed.
+    from gandiag.cli import main
+
+    samples = tmp_path / "off.npy"
+    np.save(samples, np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32))
+    needed = "mode_dropping needs --n 51 or more"
+    small = gandiag.audit(samples, "ring8", n=20, metrics="w1,modes", progress=False)
+    caution = [line for line in small.summary_lines() if line.startswith("**caution**")]
+    assert caution == ["**caution**: flags not to be trusted at n = 20: a wholly missing typical mode is within "
+                       f"chance (significance 0.01 over 8 modes); {needed}"]
+    assert needed in small.to_markdown() and needed in small.to_html(plots={})
+    large = gandiag.audit(samples, "ring8", n=60, metrics="w1,modes", progress=False)
+    assert not [line for line in large.summary_lines() if "caution" in line]
+    assert main(["score", str(samples), "--reference", "ring8", "--n", "20", "--metrics", "w1,modes", "--quiet"]) == 0
+    assert "gandiag score: warning: flags not to be trusted at n = 20" in capsys.readouterr().err
+    assert main(["score", str(samples), "--reference", "ring8", "--n", "60", "--metrics", "w1,modes", "--quiet"]) == 0
+    assert "not to be trusted" not in capsys.readouterr().err

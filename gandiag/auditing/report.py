@@ -24,6 +24,7 @@ leaves the previous report intact, and the folder is locked against a second wri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import pandas as pd
 from ..atomic import atomic_folder, atomic_path, atomic_write_text
 from ..modes.run_findings import RunFindings
 from ..references import Reference
-from ..schema import ALL_FLAG_NAMES, FLAG_NAMES, REAL_VS_REAL
+from ..schema import ALL_FLAG_NAMES, FLAG_NAMES, REAL_VS_REAL, UNTRUSTED_FLAGS
 from ..tables import markdown_table, save_table
 from .store import STORE_FILES
 from .best import BestChoice, best_checkpoints, raised_flags
@@ -42,7 +43,7 @@ from .conditional_report import confusion_words
 from .html_table import KEY_METRICS, NOISE_MARK, NOISE_TEXT, fmt, integer_columns, table_columns
 from .verdict import floor_marks, held, holding, key_rows, verdicts
 
-__all__ = ["Report", "filled_columns"]
+__all__ = ["Report", "filled_columns", "untrusted_notes"]
 
 
 def filled_columns(frame: pd.DataFrame) -> list[str]:
@@ -52,6 +53,16 @@ def filled_columns(frame: pd.DataFrame) -> list[str]:
 
 def _flags_raised(row: pd.Series) -> list[str]:
     return [f for f in ALL_FLAG_NAMES if f in row.index and not pd.isna(row[f]) and bool(row[f])]
+
+
+def untrusted_notes(frame: pd.DataFrame) -> list[str]:
+    """The distinct ``notes`` entries of ``frame`` saying that n is too small for the flags
+    (:data:`gandiag.schema.UNTRUSTED_FLAGS`): a missing mode at that n is within chance, so "no
+    mode_dropping" means little; the summary, the findings and ``gandiag score`` repeat them."""
+    if "notes" not in frame.columns:
+        return []
+    pattern = re.compile(re.escape(UNTRUSTED_FLAGS) + r".*?needs --n \d+ or more")  # the note holds a "; " itself
+    return list(dict.fromkeys(m.group(0) for cell in frame["notes"].dropna() for m in pattern.finditer(str(cell))))
 
 
 def _label(row: pd.Series) -> str:
@@ -129,6 +140,7 @@ class Report:
             lines.append(f"real-vs-real floor (two reference samples of n = {row['n']}): "
                          + (f"raises {', '.join(raised)} by chance ({row['evidence']}); read those flags with care"
                             if raised else "no flags (as a perfect generator should)"))
+        lines += [f"**caution**: {note}" for note in untrusted_notes(frame)]
         return lines
 
     def _state(self, row: pd.Series) -> str:

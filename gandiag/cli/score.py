@@ -64,7 +64,7 @@ def write_frame(frame: "pd.DataFrame", path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..auditing.report import filled_columns
+    from ..auditing.report import filled_columns, untrusted_notes
     from ..features.choice import NO_EXTRACTOR
     from ..tables import markdown_table
 
@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     frame = report.frame
     for note in sorted({n for cell in frame.get("notes", ()) for n in str(cell).split("; ") if n.startswith(NO_EXTRACTOR)}):
         print(f"gandiag score: {note}", file=sys.stderr)  # why the feature columns are empty, and the fix
+    for note in untrusted_notes(frame):  # n too small: "mode_dropping False" would mean little
+        print(f"gandiag score: warning: {note}", file=sys.stderr)
     shown = [c for c in filled_columns(frame)
              if not c.endswith(("_ci_low", "_ci_high")) and c not in ("n", "seed", "run", "notes")]
     print(markdown_table(frame, shown), end="")

@@ -48,7 +48,7 @@ from ..modes.flags import min_trusted_n
 from ..references import FLOOR_SEED_OFFSET, Reference, reference_pair, stored_samples
 from ..references import reference as get_reference
 from ..defaults import DEFAULTS, deprecated_alias
-from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL
+from ..schema import DEFAULT_N, FLAG_NAMES, REAL_VS_REAL, UNTRUSTED_FLAGS
 from ..threads import torch_threads
 from .catalog import resolve_metrics
 from .result import ScoreResult
@@ -298,7 +298,7 @@ def flags_trust_note(assigner: Any, n: int, thresholds: FlagThresholds) -> str:
         step = 10 ** max(0, len(str(needed)) - 2)
         needed = -(-needed // step) * step
     label = getattr(assigner, "mode_label", "mode")
-    return (f"flags not to be trusted at n = {n}: a wholly missing typical {label} is within chance "
+    return (f"{UNTRUSTED_FLAGS} at n = {n}: a wholly missing typical {label} is within chance "
             f"(significance {level:g} over {m} {label}s); mode_dropping needs --n {needed} or more")
 
 
