@@ -7,6 +7,9 @@ to do. The command line turns it into exit status 2.
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 ACCEPTED_SOURCES = (
     "accepted: a gandiag checkpoint (.pt), a torch.export program (.pt2), a TorchScript "
     "archive (.pt) with an int attribute latent_dim (only with --allow-torchscript), samples (.npy/.npz of shape (n, d) or "
@@ -28,3 +31,16 @@ class SourceError(GandiagInputError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}; {hint}" if hint else f"{self.path}: {problem}")
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """``" (did you mean fid?)"`` naming up to three of ``choices`` close to ``name`` (difflib's ratio
+    of at least 0.6), or ``""``: the hint that error messages put after an unknown name.
+
+    >>> did_you_mean("hq_fracton", ["hq_fraction", "fid"])
+    ' (did you mean hq_fraction?)'
+    >>> did_you_mean("zzz", ["fid"])
+    ''
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=3)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""

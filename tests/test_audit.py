@@ -159,6 +159,8 @@ def test_bad_metric_names_and_inputs_are_named():
     x = np.zeros((100, 2), dtype=np.float32)
     with pytest.raises(GandiagInputError, match="unknown metric 'wasserstein'"):
         gandiag.score(x, "ring8", metrics="w1,wasserstein")
+    with pytest.raises(GandiagInputError, match=r"unknown metric 'mode' \(did you mean modes or mode_kl\?\)"):
+        gandiag.score(x, "ring8", metrics="w1,mode")
     with pytest.raises(GandiagInputError, match="js_density needs vector data"):
         gandiag.score(np.zeros((100, 1, 8, 8), np.float32), "digits", metrics="js_density")
     with pytest.raises(GandiagInputError, match="shape"):

@@ -133,6 +133,8 @@ BAD_CONFIGS = {
     "unknown rule key": (HEAD + "[gate.metrics.w1]\nmaxx = 0.1\n",
                          "gate.metrics.w1.maxx: unknown key; use min, max, margin"),
     "unknown metric": (HEAD + "[gate.metrics.w3]\nmax = 1\n", "gate.metrics.w3: unknown metric 'w3'"),
+    "misspelt metric": (HEAD + "[gate.metrics.hq_fracton]\nmin = 0.5\n",
+                        "gate.metrics.hq_fracton: unknown metric 'hq_fracton' (did you mean hq_fraction?); use one of"),
     "unknown flag": (HEAD + 'flags = ["mode_hopping"]\n', "gate.flags: unknown flag 'mode_hopping'"),
     "wrong type n": (HEAD + 'n = "many"\nflags = ["low_quality"]\n', "gate.n: need an integer >= 16, got 'many'"),
     "bool seed": (HEAD + 'seed = true\nflags = ["low_quality"]\n', "gate.seed: need an integer >= 0, got True"),

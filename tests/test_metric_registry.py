@@ -70,6 +70,8 @@ def test_registration_refuses_duplicates_and_bad_specs():
         MetricSpec("new", "ndb", "sideways", "none", "new")
     with pytest.raises(GandiagInputError, match="unknown metric 'nosuch'"):
         get_spec("nosuch")
+    with pytest.raises(GandiagInputError, match=r"unknown metric 'kidd' \(did you mean kid\?\); known metrics: js, "):
+        get_spec("kidd")
 
 
 def test_a_runner_without_a_registered_column_is_caught():

@@ -18,14 +18,13 @@ margin 0), on the scale where larger is worse (``|v - 1|`` for ``intra_mode_spre
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 
-from ..errors import GandiagInputError
+from ..errors import GandiagInputError, did_you_mean
 from ..gate.checks import badness_range
 from ..gate.config import WORSE
 from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns
@@ -88,9 +87,8 @@ def check_rank_metric(metric: str | None) -> str | None:
     and every rankable one otherwise. ``gandiag best`` calls it before scoring, so a typo costs no audit."""
     if metric is None or metric in WORSE:
         return metric
-    close = difflib.get_close_matches(str(metric), list(WORSE), n=3)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    raise GandiagInputError(f"best: {metric!r} is not a metric that ranks checkpoints{hint}; metrics with a better "
+    raise GandiagInputError(f"best: {metric!r} is not a metric that ranks checkpoints{did_you_mean(metric, WORSE)}; "
+                            "metrics with a better "
                             f"and a worse direction: {', '.join(WORSE)}")
 
 

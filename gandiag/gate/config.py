@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..defaults import DEFAULTS
-from ..errors import GandiagInputError
+from ..errors import GandiagInputError, did_you_mean
 from ..metrics.registry import get_spec
 from ..conditional import ConditionalThresholds
 from ..modes.flags import FlagThresholds
@@ -139,7 +139,8 @@ def _unknown(where: str, key: str, allowed: tuple[str, ...]) -> GandiagInputErro
 def _metric_rule(where: str, prefix: str, name: str, value: Any) -> MetricRule:
     key = f"{prefix}.metrics.{name}"
     if name not in METRIC_NAMES:
-        raise _fail(where, key, f"unknown metric {name!r}; use one of {', '.join(METRIC_NAMES)}")
+        raise _fail(where, key, f"unknown metric {name!r}{did_you_mean(name, METRIC_NAMES)}; use one of "
+                                f"{', '.join(METRIC_NAMES)}")
     if not isinstance(value, Mapping):
         raise _fail(where, key, f"need a table of bounds, e.g. {name} = {{ max = 0.05 }}, got {value!r}")
     table = value

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..errors import GandiagInputError
+from ..errors import GandiagInputError, did_you_mean
 from ..schema import CONDITIONAL_COLUMNS, METRIC_COLUMNS
 
 __all__ = ["CONDITIONS", "FAMILY_NAMES", "INTERVAL_KINDS", "MetricSpec", "WORSE_KINDS", "families", "get_spec", "metric_names",
@@ -129,7 +129,8 @@ def get_spec(name: str) -> MetricSpec:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise GandiagInputError(f"unknown metric {name!r}; known metrics: {', '.join(_REGISTRY)}") from None
+        raise GandiagInputError(f"unknown metric {name!r}{did_you_mean(name, _REGISTRY)}; known metrics: "
+                                f"{', '.join(_REGISTRY)}") from None
 
 
 def metric_specs(*, family: str | None = None, default_only: bool = False) -> tuple[MetricSpec, ...]:

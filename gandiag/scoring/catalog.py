@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import GandiagInputError
+from ..errors import GandiagInputError, did_you_mean
 from ..metrics.registry import families, get_spec, metric_names
 from ..schema import REPORT_COLUMNS
 
@@ -68,7 +68,8 @@ def resolve_metrics(
             chosen.add(item)
         else:
             raise GandiagInputError(
-                f"--metrics: unknown metric {item!r}; use metric names ({', '.join(METRIC_NAMES)}) "
+                f"--metrics: unknown metric {item!r}{did_you_mean(item, (*METRIC_NAMES, *FAMILIES))}; use metric "
+                f"names ({', '.join(METRIC_NAMES)}) "
                 f"or families ({', '.join(FAMILIES)})"
             )
     for name in METRIC_NAMES:
