@@ -151,10 +151,20 @@ def test_a_pile_off_the_data_says_its_samples_are_only_nearest_to_the_mode():
     ring = gandiag.reference("ring8")
     raised, evidence = flags_of(1.25 * mixture(ring, N, 3, weights_piled(1, 0.6)), ring)
     assert raised == {"mode_dropping", "mode_collapse", "low_quality"}
-    clause = re.search(r"mode_collapse: mode 1 holds (0\.\d+) of samples \(reference 0\.125; 0% of them high "
+    clause = re.search(r"mode_collapse: mode 1 holds (0\.\d+) of samples \(reference 0\.125, 0% of them high "
                        r"quality\)", evidence)
     assert clause is not None, evidence
     assert float(clause[1]) == pytest.approx(0.6, abs=0.02)
+    assert evidence.count("; ") == 2  # "; " separates the three clauses and nothing else (verdicts split on it)
+
+
+def test_the_verdict_quotes_the_whole_collapse_clause(tmp_path):
+    # The verdict splits the evidence at "; ": a clause holding ";" was cut to "(reference 0.125".
+    ring = gandiag.reference("ring8")
+    np.save(tmp_path / "off.npy", (1.25 * mixture(ring, N, 3, weights_piled(1, 0.6))).numpy().astype(np.float32))
+    report = gandiag.audit(tmp_path / "off.npy", "ring8", n=N, metrics="modes", progress=False)
+    verdict = report.verdict_lines()[0]
+    assert re.search(r"mode 1 holds 0\.\d+ of samples \(reference 0\.125, 0% of them high quality\)", verdict), verdict
 
 
 def test_thresholds_are_configurable():

@@ -42,7 +42,7 @@ the number of generated samples, M the number of modes and the thresholds of
 samples (reference 0.125)``; empty when no flag is raised. Mode shares count every sample in the
 mode it is assigned to (nearest centre, NDB centroid or the digits classifier's class), high quality
 or not; when under half of a dominant mode's samples are high quality, the clause says so
-(``... (reference 0.125; 0% of them high quality)``): such a generator sits off the data, nearest
+(``... (reference 0.125, 0% of them high quality)``): such a generator sits off the data, nearest
 to one mode, rather than on it.
 """
 
@@ -211,7 +211,7 @@ def _collapse_clause(metrics: Mapping[str, Any], t: FlagThresholds, label: str) 
 
 
 def _off_mode_note(metrics: Mapping[str, Any], k: int) -> str:
-    """``"; 3% of them high quality"`` when under half of the samples assigned to mode ``k`` are high
+    """``", 3% of them high quality"`` when under half of the samples assigned to mode ``k`` are high
     quality, else ``""``. Shares count every sample in the mode it is assigned to (the nearest centre
     or NDB centroid, the digits classifier's class) whether it is high quality or not, so a generator
     off the data, nearest to one mode, has a dominant mode too; without this note "mode 1 holds 0.56
@@ -221,7 +221,7 @@ def _off_mode_note(metrics: Mapping[str, Any], k: int) -> str:
     counts, hq = _vector(metrics, "mode_counts"), _vector(metrics, "mode_hq_counts")
     if k >= len(counts) or k >= len(hq) or counts[k] <= 0 or hq[k] >= 0.5 * counts[k]:
         return ""
-    return f"; {hq[k] / counts[k]:.0%} of them high quality"
+    return f", {hq[k] / counts[k]:.0%} of them high quality"  # never ";": it separates the clauses
 
 
 def _quality_clause(metrics: Mapping[str, Any], t: FlagThresholds) -> str | None:
