@@ -12,11 +12,13 @@ What each metric *is* (family, direction, interval, label) is registered once in
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ALL_FLAG_NAMES", "CI_HIGH", "CI_LOW", "CLASS_CONDITIONAL_COLUMNS", "CONDITIONAL_COLUMNS", "CONDITIONAL_FLAG_NAMES",
     "DEFAULT_N", "DIVERGENCE_COLUMNS", "FEATURE_COLUMNS", "FLAG_COLUMNS", "FLAG_NAMES",
     "HEAD_COLUMNS", "METRIC_COLUMNS", "MODE_COLUMNS", "NDB_COLUMNS", "REAL_VS_REAL", "REPORT_COLUMNS",
-    "TAIL_COLUMNS", "TRANSLATION_COLUMNS", "UNTRUSTED_FLAGS", "interval_columns", "metric_of_interval",
+    "TAIL_COLUMNS", "TRANSLATION_COLUMNS", "UNTRUSTED_FLAGS", "evidence_clauses", "interval_columns", "metric_of_interval",
 ]
 
 HEAD_COLUMNS: tuple[str, ...] = ("source", "step", "n", "seed")
@@ -43,6 +45,22 @@ ALL_FLAG_NAMES: tuple[str, ...] = (*FLAG_NAMES, *CONDITIONAL_FLAG_NAMES)
 REPORT_COLUMNS: tuple[str, ...] = (*HEAD_COLUMNS, *METRIC_COLUMNS, *FLAG_COLUMNS)
 #: Columns an audit adds after the intervals.
 TAIL_COLUMNS: tuple[str, ...] = ("run", "error", "notes")
+
+
+def evidence_clauses(evidence: object) -> dict[str, str]:
+    """``{flag: "flag: ..."}``: the clauses of an ``evidence`` cell, split at ``"; "`` only where the
+    next clause begins with a flag's name (:data:`ALL_FLAG_NAMES`), so that a clause may itself hold
+    ``"; "`` (``class_dropping: never requested: class 3; no high-quality output: class 5``).
+
+    >>> evidence_clauses("mode_dropping: 2 of 8 modes missing (1, 5); class_dropping: a; b")
+    {'mode_dropping': 'mode_dropping: 2 of 8 modes missing (1, 5)', 'class_dropping': 'class_dropping: a; b'}
+    """
+    text = "" if evidence is None else str(evidence)
+    names = "|".join(ALL_FLAG_NAMES)
+    parts = re.split(rf"; (?=(?:{names}):)", text) if text else []
+    return {part.split(":", 1)[0]: part for part in (p.strip() for p in parts) if part.split(":", 1)[0] in ALL_FLAG_NAMES}
+
+
 #: How a row's ``notes`` entry begins when n is too small for its flags to tell a dropped mode from
 #: chance (:func:`gandiag.scoring.scorer.flags_trust_note`); summaries and ``gandiag score`` repeat it.
 UNTRUSTED_FLAGS = "flags not to be trusted"

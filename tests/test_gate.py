@@ -373,3 +373,23 @@ def test_flag_checks_read_the_typed_flags_not_the_evidence_text():
     assert checks["flag:mode_dropping"].status == "pass"
     assert result.flag("mode_collapse") is True and result.flag("low_quality") is False
     assert FlagResult({}).evidence == "" and flags.as_columns()["evidence"].startswith("mode_collapse:")
+
+
+def test_a_clause_holding_a_semicolon_is_quoted_whole():
+    # class_dropping joins its parts with "; ", as the evidence joins clauses: split only where a flag's
+    # name follows, or the gate (and the verdicts) quote half a clause.
+    from gandiag.schema import evidence_clauses
+
+    evidence = ("mode_dropping: 1 of 8 modes missing (4); class_dropping: never requested: class 3; "
+                "no high-quality output: class 5, 6")
+    assert evidence_clauses(evidence) == {
+        "mode_dropping": "mode_dropping: 1 of 8 modes missing (4)",
+        "class_dropping": "class_dropping: never requested: class 3; no high-quality output: class 5, 6"}
+    assert evidence_clauses("") == {} and evidence_clauses(float("nan")) == {}
+    cfg = parse_config({"reference": "ring8", "flags": ["mode_dropping", "class_dropping"]})
+    row = {"mode_dropping": True, "mode_collapse": False, "low_quality": False, "class_dropping": True,
+           "evidence": evidence}
+    checks = {c.name: c for c in evaluate(cfg, row)}
+    assert checks["flag:class_dropping"].message == ("flag raised: class_dropping: never requested: class 3; "
+                                                     "no high-quality output: class 5, 6")
+    assert checks["flag:mode_dropping"].message == "flag raised: mode_dropping: 1 of 8 modes missing (4)"

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import GandiagInputError
 from ..metrics.registry import get_spec, metric_names
-from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, interval_columns
+from ..schema import ALL_FLAG_NAMES, REAL_VS_REAL, evidence_clauses, interval_columns
 from .best import BestChoice, best_checkpoints
 from .conditional_report import confusion_words
 
@@ -108,10 +108,8 @@ def _raised(row: pd.Series, flag: str) -> bool:
 
 def _clause(row: pd.Series, flag: str) -> str:
     """The evidence clause of ``flag`` without its ``flag:`` prefix."""
-    for part in str(row.get("evidence", "")).split("; "):
-        if part.startswith(f"{flag}:"):
-            return part[len(flag) + 1:].strip()
-    return flag.replace("_", " ")
+    clause = evidence_clauses(row.get("evidence", "")).get(flag)
+    return clause[len(flag) + 1:].strip() if clause is not None else flag.replace("_", " ")
 
 
 def _final_stretch(rows: pd.DataFrame, mask: np.ndarray) -> Any:

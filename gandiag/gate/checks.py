@@ -53,7 +53,7 @@ import numpy as np
 from ..defaults import DEFAULTS
 from ..errors import GandiagInputError
 from ..modes.flags import FlagResult
-from ..schema import CONDITIONAL_FLAG_NAMES, FLAG_NAMES
+from ..schema import CONDITIONAL_FLAG_NAMES, FLAG_NAMES, evidence_clauses
 from ..scoring.result import ScoreResult
 from .config import WORSE, GateConfig, MetricRule
 
@@ -175,9 +175,8 @@ def _flags_of_mapping(row: Mapping[str, Any]) -> FlagResult | None:
     raw = {f: row.get(f) for f in FLAG_NAMES}
     if not all(isinstance(v, (bool, np.bool_)) for v in raw.values()):
         return None  # pd.NA / None: the mode metrics were not computed
-    clauses = [c.strip() for c in str(row.get("evidence", "")).split(";")]
-    return FlagResult({f: next((c for c in clauses if c.startswith(f"{f}:")), f"{f}: raised") if bool(v) else None
-                       for f, v in raw.items()})
+    clauses = evidence_clauses(row.get("evidence", ""))
+    return FlagResult({f: clauses.get(f, f"{f}: raised") if bool(v) else None for f, v in raw.items()})
 
 
 def _conditional_flag_check(flag: str, row: Mapping[str, Any], conditional: Any) -> Check:
@@ -186,8 +185,7 @@ def _conditional_flag_check(flag: str, row: Mapping[str, Any], conditional: Any)
         raised, clause = conditional.flags.raised(flag), conditional.flags.clauses[flag]
     elif isinstance(row.get(flag), (bool, np.bool_)):
         raised = bool(row[flag])
-        clause = next((c.strip() for c in str(row.get("evidence", "")).split(";") if c.strip().startswith(f"{flag}:")),
-                      f"{flag}: raised")
+        clause = evidence_clauses(row.get("evidence", "")).get(flag, f"{flag}: raised")
     else:
         return Check(f"flag:{flag}", FAIL, None, "false", None, f"{flag} was not computed (not a conditional generator)")
     if not raised:
