@@ -1,6 +1,7 @@
 """gandiag.Monitor: scores on the configured steps, alerts, and leaves training bit-identical."""
 
 import random
+import re
 
 import numpy as np
 import pandas as pd
@@ -100,3 +101,23 @@ def test_a_generator_that_draws_from_the_global_rngs_does_not_move_them():
     mon.step(noisy, 0, latent_dim=2)
     assert torch.equal(torch.get_rng_state(), before[0])
     assert np.array_equal(np.random.get_state()[1], before[1]) and random.getstate() == before[2]
+
+
+def test_the_readme_loop_runs_as_written(tmp_path, monkeypatch, capsys):
+    # The README's 10-line loop, executed: it once ranked by w2, which the monitor does not score by default.
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = text.index("mon = gandiag.Monitor(")
+    block = text[text.rindex("```python\n", 0, start) + len("```python\n"):text.index("```", start)]
+    monkeypatch.chdir(tmp_path)  # out="monitor/" lands here
+    torch.manual_seed(0)
+    G = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+    namespace = {"G": G, "steps": 501}
+    exec(compile(block, "README.md", "exec"), namespace)
+    mon = namespace["mon"]
+    assert list(mon.report().frame["step"].dropna().astype(int)) == [0, 500]
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"best sliced_w: step (0|500); \d other checkpoint\(s\) not significantly worse; "
+                        r"recommended: (none|step 0|step 500)", last), last
+    assert (tmp_path / "monitor" / "report.md").exists()

@@ -63,8 +63,9 @@ class BestChoice:
 
 
 def _name(key: Key) -> str:
+    """``"runs/x/step-0000500.pt (step 500)"``; a monitor's rows are named ``"step 500"`` already."""
     source, step = key
-    return source if step is None else f"{source} (step {step})"
+    return source if step is None or source == f"step {step}" else f"{source} (step {step})"
 
 
 def _step(value: object) -> int | None:
