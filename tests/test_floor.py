@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,23 @@ def test_small_n_is_said_in_the_findings_and_on_the_score_command(tmp_path, caps
     assert "gandiag score: warning: flags not to be trusted at n = 20" in capsys.readouterr().err
     assert main(["score", str(samples), "--reference", "ring8", "--n", "60", "--metrics", "w1,modes", "--quiet"]) == 0
     assert "not to be trusted" not in capsys.readouterr().err
+
+
+def test_ndb_advice_is_reachable_or_says_it_is_not(tmp_path):
+    # Below 1,000 samples the scorer fits n // 10 bins, ten samples each: never enough for an empty bin
+    # to be significant, so "needs --n N" must be where the full 100 bins are trusted, not the n of
+    # the present bins (which at n = 250 once said 400 and moved on at 400); and a reference too small
+    # for that n is said to be out of reach instead of advising an --n it refuses.
+    ring = gandiag.reference("ring8")
+    np.save(tmp_path / "big.npy", ring.sample(6000, seed=1).numpy())
+    np.save(tmp_path / "small.npy", ring.sample(500, seed=1).numpy())
+    for n in (100, 250, 500):
+        note = Scorer(tmp_path / "big.npy", n=n, seed=0, metrics="modes").floor()["notes"]
+        needed = int(re.search(r"mode_dropping needs --n (\d+) or more", note)[1])
+        assert 1000 <= needed <= 2500 and "more than this reference allows" not in note, note
+    assert Scorer(tmp_path / "big.npy", n=2500, seed=0, metrics="modes").floor()["notes"] == ""
+    note = Scorer(tmp_path / "small.npy", n=250, seed=0, metrics="modes").floor()["notes"]
+    assert re.search(r"mode_dropping needs --n \d+ or more, more than this reference allows \(at most --n 250: "
+                     r"give it more samples, or read mode_dropping with care\)", note), note
+    report = gandiag.audit(tmp_path / "small.npy", tmp_path / "small.npy", n=250, metrics="modes", progress=False)
+    assert any("more than this reference allows (at most --n 250" in line for line in report.summary_lines())

@@ -61,7 +61,8 @@ def untrusted_notes(frame: pd.DataFrame) -> list[str]:
     mode_dropping" means little; the summary, the findings and ``gandiag score`` repeat them."""
     if "notes" not in frame.columns:
         return []
-    pattern = re.compile(re.escape(UNTRUSTED_FLAGS) + r".*?needs --n \d+ or more")  # the note holds a "; " itself
+    pattern = re.compile(re.escape(UNTRUSTED_FLAGS) + r".*?needs --n \d+ or more(?:, more than this reference allows "
+                         r"\([^)]*\))?")  # the note holds a "; " itself
     return list(dict.fromkeys(m.group(0) for cell in frame["notes"].dropna() for m in pattern.finditer(str(cell))))
 
 

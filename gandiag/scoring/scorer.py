@@ -158,7 +158,10 @@ class Scorer:
             self.bins = NDBBins.fit(self.real, k, seed=self.seed).with_heldout(self._floor_sample)
         self.assigner = ref if ref.has_modes else self.bins
         if "modes" in self.families:
-            self.notes += [flags_trust_note(self.assigner, self.n, self.thresholds)]
+            stored = stored_samples(ref)
+            self.notes += [flags_trust_note(self.assigner, self.n, self.thresholds,
+                                            bins_cap=int(ndb_bins) if self.assigner is self.bins else None,
+                                            max_n=None if stored is None else stored // 2)]
 
     # -- samples -------------------------------------------------------------------------
     def _reference_samples(self) -> tuple[np.ndarray, np.ndarray]:
@@ -276,12 +279,17 @@ class Scorer:
         return self.floor_result().to_series()
 
 
-def flags_trust_note(assigner: Any, n: int, thresholds: FlagThresholds) -> str:
+def flags_trust_note(assigner: Any, n: int, thresholds: FlagThresholds, *, bins_cap: int | None = None,
+                     max_n: int | None = None) -> str:
     """A warning for the row's ``notes`` when ``n`` is under :func:`gandiag.modes.min_trusted_n`, else ``""``.
 
     Exact shares for a mixture (its weights), shares counted on the same-size reference sample
     for NDB bins (with their held-out hq_fraction) and for references whose modes come from a
-    classifier (taken as equal).
+    classifier (taken as equal). ``bins_cap``: the number of NDB bins asked for, when the assigner
+    is NDB bins; below ``NDB_MIN_PER_BIN`` x ``bins_cap`` samples the scorer fits fewer bins, so the
+    n to advise is where the bins fitted *at that n* become trustworthy
+    (:func:`_needed_with_growing_bins`), not the present bins' n. ``max_n``: the largest n the
+    reference allows (half its stored samples); an n beyond it is said to be out of reach.
     """
     level = thresholds.guard
     if level is None:
@@ -294,12 +302,31 @@ def flags_trust_note(assigner: Any, n: int, thresholds: FlagThresholds) -> str:
     needed = min_trusted_n(shares, hq_fraction=r, counted=counted, significance=level)
     if n >= needed:
         return ""
+    if bins_cap is not None and m < bins_cap:
+        needed = _needed_with_growing_bins(bins_cap, r, level)
     if counted:  # two significant digits, rounded up: the bins' shares vary with the seed
         step = 10 ** max(0, len(str(needed)) - 2)
         needed = -(-needed // step) * step
     label = getattr(assigner, "mode_label", "mode")
+    reach = ""
+    if max_n is not None and needed > max_n:
+        reach = (f", more than this reference allows (at most --n {max_n}: give it more samples, or read "
+                 "mode_dropping with care)")
     return (f"{UNTRUSTED_FLAGS} at n = {n}: a wholly missing typical {label} is within chance "
-            f"(significance {level:g} over {m} {label}s); mode_dropping needs --n {needed} or more")
+            f"(significance {level:g} over {m} {label}s); mode_dropping needs --n {needed} or more{reach}")
+
+
+def _needed_with_growing_bins(cap: int, hq_fraction: float, level: float) -> int:
+    """The n to advise when the scorer fitted fewer NDB bins than ``cap`` because n was small.
+
+    Below ``NDB_MIN_PER_BIN`` x ``cap`` samples the scorer fits k = n // 10 bins: a typical bin then
+    holds about 10 r reference samples (r the held-out hq_fraction), while an empty bin is only
+    significant with ceil(log2(k / level)) of them (8 at k = 2, 12 at k = 25): more n brings more bins,
+    not fuller ones, so the advice is the n at which ``cap`` bins pass :func:`min_trusted_n` (equal
+    shares assumed): about 1,700-1,900 for 100 bins at r = 0.7-0.8.
+    """
+    need = min_trusted_n(np.full(cap, 1.0 / cap), hq_fraction=hq_fraction, counted=True, significance=level)
+    return max(NDB_MIN_PER_BIN * cap, need)
 
 
 def _np(x: Any) -> np.ndarray:
