@@ -136,3 +136,4 @@ def test_ndb_advice_is_reachable_or_says_it_is_not(tmp_path):
                      r"give it more samples, or read mode_dropping with care\)", note), note
     report = gandiag.audit(tmp_path / "small.npy", tmp_path / "small.npy", n=250, metrics="modes", progress=False)
     assert any("more than this reference allows (at most --n 250" in line for line in report.summary_lines())
+    assert "bins captured" in report.verdict_lines()[0]  # NDB bins are not called modes

@@ -132,10 +132,10 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _healthy_evidence(row: pd.Series, floor: pd.Series | None) -> str:
+def _healthy_evidence(row: pd.Series, floor: pd.Series | None, unit: str = "mode") -> str:
     parts = []
     if pd.notna(row.get("modes_captured", np.nan)) and pd.notna(row.get("modes_total", np.nan)):
-        parts.append(f"{int(row['modes_captured'])} of {int(row['modes_total'])} modes captured")
+        parts.append(f"{int(row['modes_captured'])} of {int(row['modes_total'])} {unit}s captured")
     if pd.notna(row.get("hq_fraction", np.nan)):
         ref = "" if floor is None or pd.isna(floor.get("hq_fraction", np.nan)) else \
             f" (real data {100 * float(floor['hq_fraction']):.0f}%)"
@@ -149,20 +149,27 @@ def _healthy_evidence(row: pd.Series, floor: pd.Series | None) -> str:
     return "no flag raised" + (f": {', '.join(parts)}" if parts else "")
 
 
+def _unit(report: "Report") -> str:
+    """What the mode columns count: ``"bin"`` for a reference without modes (NDB bins), else ``"mode"``."""
+    ref = getattr(report, "reference", None)
+    return "bin" if ref is not None and not ref.has_modes else "mode"
+
+
 def _confusion(report: "Report", row: pd.Series) -> str:
     """The class confusion of a class-conditional row in words (``""`` when none)."""
     return confusion_words(report.confusion.get(str(row["source"])))
 
 
-def _flag_verdict(row: pd.Series, floor: pd.Series | None, confused: str = "") -> tuple[str, str]:
-    """(verdict, evidence) of one scored row (``confused``: its class confusion in words)."""
+def _flag_verdict(row: pd.Series, floor: pd.Series | None, confused: str = "", unit: str = "mode") -> tuple[str, str]:
+    """(verdict, evidence) of one scored row (``confused``: its class confusion in words; ``unit``: what the
+    mode columns count, "mode" or "bin")."""
     if all(_missing(row.get(f)) for f in ALL_FLAG_NAMES):
         return "not judged", "no flag computed: the mode metrics were not selected (add modes to --metrics)"
     raised = [f for f in FLAG_VERDICT if _raised(row, f)]
     if not raised:
         if confused:
             return "class confusion", confused.removeprefix("class confusion: ")
-        return "healthy", _healthy_evidence(row, floor)
+        return "healthy", _healthy_evidence(row, floor, unit)
     if {"low_quality", "mode_dropping"} <= set(raised) and row.get("modes_captured") == 0:
         # no high-quality sample at all: every mode is "missing" only because nothing looks like the data
         raised.remove("mode_dropping")
@@ -197,7 +204,7 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
             f"on the checkpoints cannot be scored ({last['error']})"
         return Verdict(kind=kind, since=since, evidence=f"from step {since} {what}{good}", **common, **rec)
     last = scored.iloc[-1]
-    kind, evidence = _flag_verdict(last, floor, _confusion(report, last))
+    kind, evidence = _flag_verdict(last, floor, _confusion(report, last), _unit(report))
     if kind == "not judged":
         since = None
     elif kind in ("healthy", "class confusion"):
@@ -218,7 +225,7 @@ def _source_verdict(report: "Report", row: pd.Series, floor: pd.Series | None) -
     if row.get("error", ""):
         kind = _error_verdict(str(row["error"]))
         return Verdict(row["source"], kind, step, str(row["error"]), is_run=False, last_step=step, row=row.name)
-    kind, evidence = _flag_verdict(row, floor, _confusion(report, row))
+    kind, evidence = _flag_verdict(row, floor, _confusion(report, row), _unit(report))
     return Verdict(row["source"], kind, step, evidence, is_run=False, last_step=step, row=row.name)
 
 
