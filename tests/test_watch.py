@@ -113,3 +113,19 @@ def test_exit_on_rules_are_checked_like_gate_keys():
 def test_watch_refuses_a_missing_folder(tmp_path):
     with pytest.raises(GandiagInputError, match="not a folder"):
         watch(tmp_path / "nope", "ring8", max_polls=1, **OPTS)
+
+
+def test_watch_and_monitor_say_once_when_n_is_too_small_for_the_flags(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    ring = gandiag.reference("ring8")
+    np.save(run / "step-0000100.npy", ring.sample(100, seed=5).numpy())
+    lines: list[str] = []
+    watch(run, "ring8", every=0.1, settle=0.2, until_step=100, echo=lines.append, **{**OPTS, "n": 40})
+    caution = "caution: flags not to be trusted at n = 40: a wholly missing typical mode is within chance"
+    assert lines[0].startswith(caution) and sum(line.startswith("caution") for line in lines) == 1, lines
+    said: list[str] = []
+    gandiag.Monitor("ring8", n=40, every=10, metrics="modes", plots=False, echo=said.append)
+    assert [line[:len(caution)] for line in said] == [caution]
+    gandiag.Monitor("ring8", n=100, every=10, metrics="modes", plots=False, echo=said.append)
+    assert len(said) == 1  # n = 100 is enough on ring8 (51): nothing more is said

@@ -107,6 +107,8 @@ class Monitor:
         self.echo = echo
         self.scorer = Scorer(reference, metrics=metrics, **scorer_options)
         name = reference if isinstance(reference, str) else self.scorer.reference.name
+        for note in self.scorer.cautions() if echo is not None else ():
+            echo(f"caution: {note}")
         self._live = LiveAudit(self.scorer, RUN_NAME, out=None if out is None else Path(out), confirm=confirm,
                                exit_on=parse_exit_on(list(exit_on), name), plots=plots,
                                floor=self.scorer.floor_result() if floor else None)

@@ -160,6 +160,8 @@ def watch(
         raise GandiagInputError(f"--every: need a number of seconds > 0, got {every!r}")
     scorer = Scorer(reference, **scorer_options)
     stop_rules = parse_exit_on(exit_on, reference if isinstance(reference, str) else scorer.reference.name)
+    for note in scorer.cautions():  # said once, before the per-checkpoint lines whose flags it qualifies
+        echo(f"caution: {note}")
     load = {"latent": latent, "latent_dim": latent_dim, "device": device}
     with contextlib.ExitStack() as stack:
         kept = None

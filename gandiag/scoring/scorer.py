@@ -270,6 +270,11 @@ class Scorer:
         """Score a :class:`gandiag.Generator` or an (n, ...) sample array: the contract's Series."""
         return self.score(generator_or_samples, source=source).to_series()
 
+    def cautions(self) -> list[str]:
+        """The notes saying that this scorer's n is too small for the flags to tell a dropped mode
+        from chance (:data:`gandiag.schema.UNTRUSTED_FLAGS`); ``watch`` and ``Monitor`` print them once."""
+        return [note for note in self.notes if note.startswith(UNTRUSTED_FLAGS)]
+
     def floor_result(self) -> ScoreResult:
         """The real-vs-real row, typed: an independent reference sample, a perfect generator's."""
         return self.result(self._floor_sample, source=REAL_VS_REAL, step=None)
