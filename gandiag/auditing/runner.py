@@ -249,8 +249,8 @@ def _score_rows(scorer: Scorer, items: Any, total: int, kept: ResultStore | None
     """One row per item of :func:`gandiag.loading.iter_sources`; every failure is its source's error row."""
     rows: list[_Row] = []
     failures: list[Exception] = []
-    bar = tqdm(items, total=total, desc="audit", unit="ckpt", disable=not progress)
-    for source, run, step, gen in bar:
+    bar = tqdm(total=total, desc="audit", unit="ckpt", disable=not progress)  # closed below: erased if all failed
+    for source, run, step, gen in items:
         try:
             if isinstance(gen, SourceError):
                 raise gen
@@ -266,8 +266,12 @@ def _score_rows(scorer: Scorer, items: Any, total: int, kept: ResultStore | None
         rows.append(row)
         if kept is not None and kept.reused:
             bar.set_postfix(reused=kept.reused, refresh=False)
+        bar.update(1)
     if len(failures) == len(rows):
+        bar.leave = False  # a full bar above "error: ..." would read as if something had been scored
+        bar.close()
         raise failures[0]
+    bar.close()
     return rows
 
 
