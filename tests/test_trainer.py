@@ -154,6 +154,13 @@ def test_train_list_prints_every_recipe(capsys):
     for loss in ("gan", "nsgan", "wgan", "wgangp"):
         for ref in ("ring8", "grid25", "digits", "stacked-digits"):
             assert f"{loss}-{ref} " in out
+    from pathlib import Path
+
+    from reference_models.recipes import RECIPES
+
+    assert all(f"{name} " in out for name in RECIPES)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"# the {len(RECIPES)} recipes and their defaults" in readme  # README's count stays true
 
 
 def test_initial_state_is_seeded():
