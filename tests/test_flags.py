@@ -161,10 +161,13 @@ def test_a_pile_off_the_data_says_its_samples_are_only_nearest_to_the_mode():
 def test_the_verdict_quotes_the_whole_collapse_clause(tmp_path):
     # The verdict splits the evidence at "; ": a clause holding ";" was cut to "(reference 0.125".
     ring = gandiag.reference("ring8")
-    np.save(tmp_path / "off.npy", (1.25 * mixture(ring, N, 3, weights_piled(1, 0.6))).numpy().astype(np.float32))
-    report = gandiag.audit(tmp_path / "off.npy", "ring8", n=N, metrics="modes", progress=False)
+    off = 1.25 * mixture(ring, N, 3, weights_piled(1, 0.6))
+    np.save(tmp_path / "step-0000300.npy", off.numpy().astype(np.float32))
+    report = gandiag.audit(tmp_path / "step-0000300.npy", "ring8", n=N, metrics="modes", progress=False)
     verdict = report.verdict_lines()[0]
     assert re.search(r"mode 1 holds 0\.\d+ of samples \(reference 0\.125, 0% of them high quality\)", verdict), verdict
+    # a single file has no history: no "since step" (it read "since step None" or the file's own step)
+    assert " since step" not in verdict and "class='since'" not in report.to_html(plots={})
 
 
 def test_thresholds_are_configurable():

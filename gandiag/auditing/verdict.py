@@ -16,8 +16,8 @@
   without ``modes``);
 * ``healthy`` - no flag at the last checkpoint.
 
-A run's verdict is its state at the end of training; ``since`` is the step from which that state
-holds to the end (for a flag, the onset of :func:`gandiag.modes.flag_onsets`: "appears and stays";
+A run's verdict is its state at the end of training; ``since`` (``None`` for a single source, which
+has no history) is the step from which that state holds to the end (for a flag, the onset of :func:`gandiag.modes.flag_onsets`: "appears and stays";
 for ``healthy``, the first checkpoint of the final stretch with no flag; for an error, of the final
 stretch of failing checkpoints). The recommended checkpoint of a run comes from
 :func:`gandiag.auditing.best.best_checkpoints`.
@@ -221,12 +221,12 @@ def _run_verdict(report: "Report", run: str, floor: pd.Series | None) -> Verdict
 
 
 def _source_verdict(report: "Report", row: pd.Series, floor: pd.Series | None) -> Verdict:
-    step = _int(row.get("step"))
+    step = _int(row.get("step"))  # a single source has no history: no "since", its step is last_step
     if row.get("error", ""):
         kind = _error_verdict(str(row["error"]))
-        return Verdict(row["source"], kind, step, str(row["error"]), is_run=False, last_step=step, row=row.name)
+        return Verdict(row["source"], kind, None, str(row["error"]), is_run=False, last_step=step, row=row.name)
     kind, evidence = _flag_verdict(row, floor, _confusion(report, row), _unit(report))
-    return Verdict(row["source"], kind, step, evidence, is_run=False, last_step=step, row=row.name)
+    return Verdict(row["source"], kind, None, evidence, is_run=False, last_step=step, row=row.name)
 
 
 def verdicts(report: "Report") -> list[Verdict]:
