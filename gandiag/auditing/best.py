@@ -89,8 +89,7 @@ def check_rank_metric(metric: str | None) -> str | None:
     if metric is None or metric in WORSE:
         return metric
     raise GandiagInputError(f"best: {metric!r} is not a metric that ranks checkpoints{did_you_mean(metric, WORSE)}; "
-                            "metrics with a better "
-                            f"and a worse direction: {', '.join(WORSE)}")
+                            f"metrics with a better and a worse direction: {', '.join(WORSE)}")
 
 
 def _pick_metric(frame: pd.DataFrame, metric: str | None) -> str:

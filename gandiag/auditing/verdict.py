@@ -17,10 +17,10 @@
 * ``healthy`` - no flag at the last checkpoint.
 
 A run's verdict is its state at the end of training; ``since`` (``None`` for a single source, which
-has no history) is the step from which that state holds to the end (for a flag, the onset of :func:`gandiag.modes.flag_onsets`: "appears and stays";
-for ``healthy``, the first checkpoint of the final stretch with no flag; for an error, of the final
-stretch of failing checkpoints). The recommended checkpoint of a run comes from
-:func:`gandiag.auditing.best.best_checkpoints`.
+has no history) is the step from which that state holds to the end (for a flag, the onset of
+:func:`gandiag.modes.flag_onsets`: "appears and stays"; for ``healthy``, the first checkpoint of the
+final stretch with no flag; for an error, of the final stretch of failing checkpoints). The
+recommended checkpoint of a run comes from :func:`gandiag.auditing.best.best_checkpoints`.
 
 **Within real-vs-real noise** (:func:`within_floor`): a metric value cannot be told apart from what a
 perfect generator scores when its 95% interval overlaps the real-vs-real row's interval
